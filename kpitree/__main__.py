@@ -1,0 +1,5 @@
+"""``python -m kpitree`` runs the command line."""
+
+from kpitree.cli import run
+
+run()

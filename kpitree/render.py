@@ -1,0 +1,503 @@
+"""The annotated tree image of an :class:`~kpitree.result.Explanation` (PNG, SVG or PDF).
+
+What belongs here: laying an explanation out as a Graphviz graph — which node shows which
+figures, in which order and colour — and running Graphviz's ``dot`` on it. What does not: any
+arithmetic beyond adding up effects already computed (see :mod:`kpitree.attribution`) or any
+number formatting (every figure goes through :mod:`kpitree.formatting`). The core never imports
+this module; :meth:`Explanation.render <kpitree.result.Explanation.render>` does, when an image
+is asked for.
+
+The picture, left to right (``rankdir=LR``, so five segments × four drivers stay readable)::
+
+    ARPU ─┬─ Tier mix ──────── one node per tier: share base → compare, its mix effect
+          ├─ Rate within tier ─ one node per tier: its ARPU base → compare, its rate effect
+          │                       └─ [Region mix] + the tier's driver structure
+          └─ [Interaction]        (method sequential only)
+
+With no segment dimensions the root carries the driver structure of the total directly. With
+two dimensions each outer segment gets an inner-mix node listing its inner segments (a third
+and further dimensions are folded into that node's total).
+
+Every node shows its label, both periods' values, the change (absolute and relative) and, in
+bold at the top right, its **contribution** to the root's change; siblings' contributions add up
+to their parent's. The fill is green when the contribution raises the root, red when it lowers
+it and grey when it is about zero (within 0.1 % of the largest contribution in the picture);
+the colour's strength is ``sqrt(|contribution| / largest)``, the largest being over every node
+but the root. Segments present in one period only are dashed and badged ``NEW in <compare>`` or
+``gone in <compare>``.
+
+Order, so that the same explanation always gives the same bytes: segments are sorted by their
+mean root value over the two periods (a plan ladder, cheapest first; a segment undefined in one
+period uses the other), then by name; inner segments inside an inner-mix node by name, so every
+outer segment lists them alike; driver structure in formula order. Node ids are built from the
+segment and the node path (``rate/tier=pro/addon_pu.attach``). PDF output has its creation date
+fixed to the Unix epoch for the same reason.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from kpitree.errors import RenderError
+from kpitree.formatting import (
+    format_change,
+    format_pct_change,
+    format_value,
+    is_defined,
+    value_kind,
+)
+
+if TYPE_CHECKING:
+    import graphviz
+
+    from kpitree.result import Explanation
+
+FORMATS = ("png", "svg", "pdf")
+DOT_MISSING = (
+    "Graphviz's 'dot' is not installed: apt-get install graphviz (Debian/Ubuntu) "
+    "or brew install graphviz (macOS)"
+)
+GRAPHVIZ_MISSING = "the 'graphviz' Python package is not installed: pip install graphviz"
+
+FONT = "Helvetica"
+# Minimum label widths (points) by role, so boxes in one column line up.
+WIDTHS = {"root": 200, "branch": 200, "segment": 170, "inner": 190, "part": 210}
+CONTRIBUTION_WIDTH = 80
+NEAR_ZERO = 1e-3  # a contribution within this fraction of the largest is drawn grey
+
+# Fills run from white to these colours (light enough for black text); borders are darker.
+POSITIVE = ((255, 255, 255), (120, 198, 121))  # ColorBrewer RdYlGn greens
+NEGATIVE = ((255, 255, 255), (244, 133, 106))
+POSITIVE_BORDER = "#1a9850"
+NEGATIVE_BORDER = "#d73027"
+NEUTRAL_FILL = "#f2f2f2"
+NEUTRAL_BORDER = "#9e9e9e"
+MUTED = "#555555"
+STATUS_COLOUR = "#2c5aa0"
+
+__all__ = ["DOT_MISSING", "FORMATS", "render_explanation", "tree_dot", "tree_graph"]
+
+
+def render_explanation(
+    result: Explanation, path: str | Path | None = None, *, format: str | None = None
+) -> bytes:
+    """Render the annotated tree of ``result`` and return the image bytes.
+
+    Args:
+        result: an explanation from :func:`kpitree.explain`.
+        path: where to write the image; its suffix (``.png``, ``.svg``, ``.pdf``) gives the
+            format unless ``format`` is given. ``None`` only returns the bytes.
+        format: ``png``, ``svg`` or ``pdf`` (default: from ``path``, else ``svg``).
+
+    Returns:
+        The image, byte for byte what was written to ``path``.
+
+    Raises:
+        RenderError: unknown format, a suffix contradicting ``format``, Graphviz's ``dot`` (or
+            the ``graphviz`` package) not installed, ``dot`` failing, or ``path`` not writable.
+
+    Example:
+        >>> png = result.render("/tmp/arpu.png")  # doctest: +SKIP
+        >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"  # doctest: +SKIP
+        True
+    """
+    fmt = _output_format(path, format)
+    graphviz = _graphviz()
+    source = tree_dot(result).encode("utf-8")
+    try:
+        data = graphviz.pipe("dot", fmt, source, quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise RenderError(DOT_MISSING) from None
+    except graphviz.CalledProcessError as exc:
+        stderr = (exc.stderr or b"").decode("utf-8", "replace").strip()
+        raise RenderError(f"Graphviz's dot failed to draw the {fmt} image: {stderr}") from exc
+    if fmt == "pdf":
+        data = _fixed_creation_date(data)
+    if path is not None:
+        try:
+            Path(path).write_bytes(data)
+        except OSError as exc:
+            raise RenderError(f"cannot write the image to {path}: {exc.strerror}") from exc
+    return data
+
+
+def tree_dot(result: Explanation) -> str:
+    """The DOT source of the annotated tree (pure: needs the ``graphviz`` package, not ``dot``).
+
+    The same explanation always gives the same text, so it can be kept as a golden file.
+    """
+    return tree_graph(result).source
+
+
+def tree_graph(result: Explanation) -> graphviz.Digraph:
+    """The annotated tree as a :class:`graphviz.Digraph` (see the module docstring)."""
+    graphviz = _graphviz()
+    view = _View.of(result)
+    graph = graphviz.Digraph(
+        name=_identifier(result.tree.name),
+        graph_attr={
+            "rankdir": "LR", "ordering": "out", "nodesep": "0.16", "ranksep": "0.5",
+            "pad": "0.35", "bgcolor": "white", "fontname": FONT, "labelloc": "t",
+            "labeljust": "l", "label": _title(view), "newrank": "true",
+        },
+        node_attr={
+            "shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": "11",
+            "margin": "0.12,0.06", "width": "0", "height": "0", "penwidth": "1.2",
+        },
+        edge_attr={"color": "#a0a0a0", "arrowhead": "none", "penwidth": "1.1"},
+    )
+    nodes = view.nodes()
+    scale = max((abs(n.contribution) for n in nodes if n.parent is not None), default=0.0)
+    scale = max(scale, abs(result.delta)) if len(nodes) == 1 else scale
+    for node in nodes:  # node then its edge, in order: keeps siblings in formula order
+        graph.node(node.id, label=_node_label(node, view), **_style(node, scale))
+        if node.parent is not None:
+            graph.edge(node.parent, node.id)
+    return graph
+
+
+# --- What the picture shows ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Node:
+    """One box: its id, its parent's id, what it says, and its contribution to the root."""
+
+    id: str
+    parent: str | None
+    title: str
+    contribution: float
+    lines: tuple[str, ...]  # HTML fragments, already formatted and escaped
+    status: str = "both"
+    note: str | None = None  # a badge, e.g. "NEW in 2026-10"
+    role: str = "part"  # root | branch | segment | part | inner
+
+
+@dataclass(frozen=True)
+class _View:
+    """The explanation plus the formatting context every node needs."""
+
+    result: Explanation
+    unit: str | None
+    root_kind: Any
+
+    @classmethod
+    def of(cls, result: Explanation) -> _View:
+        unit = result.tree.unit or None
+        return cls(result, unit, value_kind(result.tree.format_of(result.tree.root), unit))
+
+    @property
+    def root_label(self) -> str:
+        return self.result.tree.label(self.result.tree.root)
+
+    def kind_of(self, node: str) -> Any:
+        return value_kind(self.result.tree.format_of(node), self.unit)
+
+    def money(self, value: float | None) -> str:
+        return format_value(value, self.root_kind, self.unit)
+
+    def contribution(self, value: float) -> str:
+        return format_change(value, self.root_kind, self.unit)
+
+    def nodes(self) -> list[_Node]:
+        result = self.result
+        root = _Node(
+            id="root", parent=None, title=self.root_label, contribution=result.delta,
+            lines=_value_lines(result.base.value, result.compare.value, self.root_kind,
+                               self.unit, periods=(result.base.period, result.compare.period)),
+            role="root",
+        )
+        if not result.by:
+            total = _group(result.parts, level=None)
+            return [root, *self.structure(total, parent="root", prefix="total", status="both")]
+        return [root, *self.segmented()]
+
+    def segmented(self) -> list[_Node]:
+        result = self.result
+        dim = result.by[0]
+        segments = _ordered(_rows(result.segments, dim))
+        weight_label = result.tree.label(result.tree.weight)
+        nodes = [
+            _Node(id="mix", parent="root", title=f"{_title_case(dim)} mix",
+                  contribution=_sum(s["mix"] for s in segments),
+                  lines=(_muted(f"{weight_label} shifting between {dim} segments"),),
+                  role="branch"),
+            _Node(id="rate", parent="root", title=f"Rate within {dim}",
+                  contribution=_sum(s["rate"] for s in segments),
+                  lines=(_muted(f"{self.root_label} change inside each {dim}"),), role="branch"),
+        ]
+        if result.method == "sequential":
+            nodes.append(_Node(
+                id="interaction", parent="root", title="Interaction",
+                contribution=_sum(s["interaction"] for s in segments),
+                lines=(_muted(f"Δ share × Δ {self.root_label}, all levels (sequential)"),),
+                role="branch"))
+        for s in segments:
+            key = _segment_key(s["segment"])
+            status, note = s["status"], self.badge(s["status"])
+            nodes.append(_Node(
+                id=f"mix/{key}", parent="mix", title=str(s["segment"][dim]),
+                contribution=s["mix"], status=status, note=note, role="segment",
+                lines=_value_lines(s["base_share"], s["compare_share"], "percent", None,
+                                   prefix="share "),
+            ))
+        for s in segments:
+            key = _segment_key(s["segment"])
+            status, note = s["status"], self.badge(s["status"])
+            rate_id = f"rate/{key}"
+            nodes.append(_Node(
+                id=rate_id, parent="rate", title=str(s["segment"][dim]),
+                contribution=s["rate"], status=status, note=note, role="segment",
+                lines=_value_lines(s["base_value"], s["compare_value"], self.root_kind,
+                                   self.unit, prefix=f"{self.root_label} "),
+            ))
+            subtree = self.inner(s["segment"], parent=rate_id, key=key, status=status) if len(
+                result.by) > 1 else []
+            parts = _group(result.parts, level=dim, segment=s["segment"])
+            subtree += self.structure(parts, parent=rate_id, prefix=rate_id, status=status)
+            nodes.extend(subtree)
+        return nodes
+
+    def inner(self, segment: Mapping[str, Any], *, parent: str, key: str,
+              status: str) -> list[_Node]:
+        """The inner-mix (and for sequential, inner-interaction) node of an outer segment."""
+        result = self.result
+        inner_dims = result.by[1:]
+        deeper = [s for level in inner_dims for s in _rows(result.segments, level)
+                  if _within(s["segment"], segment)]
+        name = " × ".join(inner_dims)
+        lines: tuple[str, ...] = ()
+        if len(inner_dims) == 1:
+            lines = (_inner_table(self, sorted(
+                (s for s in deeper if s["status"] != "empty"),
+                key=lambda s: str(s["segment"][inner_dims[0]])), inner_dims[0]),)
+        nodes = [_Node(id=f"inner-mix/{key}", parent=parent, title=f"{_title_case(name)} mix",
+                       contribution=_sum(s["mix"] for s in deeper), lines=lines,
+                       status=status, role="inner")]
+        if result.method == "sequential":
+            nodes.append(_Node(
+                id=f"inner-interaction/{key}", parent=parent,
+                title=f"{_title_case(name)} interaction",
+                contribution=_sum(s["interaction"] for s in deeper),
+                lines=(_muted(f"Δ share × Δ {self.root_label} within"),), status=status,
+                role="inner"))
+        return nodes
+
+    def structure(self, group: pd.DataFrame, *, parent: str, prefix: str,
+                  status: str) -> list[_Node]:
+        """The driver structure of one segment (or of the total), in formula order."""
+        root_path = (self.result.tree.root,)
+        nodes = []
+        for row in group.to_dict("records"):
+            path = tuple(row["path"])
+            if path == root_path:
+                continue
+            up = parent if path[:-1] == root_path else f"{prefix}/{'.'.join(path[1:-1])}"
+            kind = self.kind_of(row["node"])
+            nodes.append(_Node(
+                id=f"{prefix}/{'.'.join(path[1:])}", parent=up, title=str(row["label"]),
+                contribution=float(row["effect"]), status=status, role="part",
+                lines=_value_lines(row["base"], row["compare"], kind, self.unit),
+            ))
+        return nodes
+
+    def badge(self, status: str) -> str | None:
+        compare = self.result.compare.period
+        return {"entered": f"NEW in {compare}", "exited": f"gone in {compare}"}.get(status)
+
+
+def _value_lines(
+    base: float | None, compare: float | None, kind: Any, unit: str | None, *,
+    prefix: str = "", periods: tuple[str, str] | None = None,
+) -> tuple[str, ...]:
+    """``base → compare`` and ``change (relative change)`` as two HTML lines."""
+    b, c = format_value(base, kind, unit), format_value(compare, kind, unit)
+    if periods is not None:
+        values = f"{_esc(periods[0])}  {_esc(b)}  →  {_esc(periods[1])}  {_esc(c)}"
+    else:
+        values = f"{_esc(prefix)}{_esc(b)}  →  {_esc(c)}"
+    if is_defined(base) and is_defined(compare):
+        change = format_change(float(compare) - float(base), kind, unit)  # type: ignore[arg-type]
+        change_text = f"{change}  ({format_pct_change(base, compare)})"
+    else:
+        change_text = format_pct_change(base, compare)
+    return values, _muted(change_text)
+
+
+def _inner_table(view: _View, rows: list[dict], dim: str) -> str:
+    """A small table of inner segments: name, share base → compare, mix effect."""
+    cells = []
+    for s in rows:
+        share = (f"{format_value(s['base_share'], 'percent')} → "
+                 f"{format_value(s['compare_share'], 'percent')}")
+        mark = {"entered": " (new)", "exited": " (gone)"}.get(s["status"], "")
+        cells.append(
+            f'<TR><TD ALIGN="LEFT">{_esc(str(s["segment"][dim]) + mark)}</TD>'
+            f'<TD WIDTH="8"></TD><TD ALIGN="RIGHT">{_esc(share)}</TD>'
+            f'<TD WIDTH="8"></TD><TD ALIGN="RIGHT">{_esc(view.contribution(s["mix"]))}</TD></TR>'
+        )
+    return (f'<FONT POINT-SIZE="10" COLOR="{MUTED}"><TABLE BORDER="0" CELLBORDER="0" '
+            f'CELLSPACING="0" CELLPADDING="1">{"".join(cells)}</TABLE></FONT>')
+
+
+# --- Drawing -----------------------------------------------------------------------------------
+
+def _node_label(node: _Node, view: _View) -> str:
+    size = {"root": 16, "branch": 13}.get(node.role, 12)
+    width = WIDTHS[node.role]
+    # Cell widths are minimums: the title takes what the contribution leaves, so the
+    # contribution sits at the right edge of every box of the same role.
+    head = (f'<TR><TD ALIGN="LEFT" WIDTH="{width - CONTRIBUTION_WIDTH}"><FONT '
+            f'POINT-SIZE="{size}"><B>{_esc(node.title)}</B></FONT></TD>'
+            f'<TD ALIGN="RIGHT" WIDTH="{CONTRIBUTION_WIDTH}"><FONT POINT-SIZE="{size}"><B>'
+            f"{_esc(view.contribution(node.contribution))}</B></FONT></TD></TR>")
+    rows = [head]
+    if node.note:
+        rows.append(f'<TR><TD ALIGN="LEFT" COLSPAN="2"><FONT COLOR="{STATUS_COLOUR}"><B>'
+                    f"{_esc(node.note)}</B></FONT></TD></TR>")
+    rows.extend(f'<TR><TD ALIGN="LEFT" COLSPAN="2">{line}</TD></TR>' for line in node.lines)
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            f'{"".join(rows)}</TABLE>>')
+
+
+def _style(node: _Node, scale: float) -> dict[str, str]:
+    value = node.contribution
+    style = "rounded,filled,dashed" if node.status in ("entered", "exited") else "rounded,filled"
+    attrs = {"style": style}
+    if node.role == "root":
+        attrs["penwidth"] = "2"
+    if scale <= 0 or not math.isfinite(value) or abs(value) <= NEAR_ZERO * scale:
+        return {**attrs, "fillcolor": NEUTRAL_FILL, "color": NEUTRAL_BORDER}
+    strength = min(1.0, math.sqrt(abs(value) / scale))
+    (low, high), border = (POSITIVE, POSITIVE_BORDER) if value > 0 else (NEGATIVE, NEGATIVE_BORDER)
+    fill = tuple(round(a + (b - a) * strength) for a, b in zip(low, high, strict=True))
+    return {**attrs, "fillcolor": "#{:02x}{:02x}{:02x}".format(*fill), "color": border}
+
+
+def _title(view: _View) -> str:
+    result = view.result
+    segmented = f"by {' × '.join(result.by)}" if result.by else "no segments"
+    change = (f"{view.root_label} {view.money(result.base.value)} → "
+              f"{view.money(result.compare.value)}, {view.contribution(result.delta)} "
+              f"({format_pct_change(result.base.value, result.compare.value)})")
+    legend = (f"Bold figures are contributions to the {view.root_label} change and add up to "
+              "their parent. Green raises it, red lowers it, grey ≈ 0; stronger colour = "
+              "larger. Dashed: present in one period only.")
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
+            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="20"><B>{_esc(result.tree.title)}</B>'
+            "</FONT></TD></TR>"
+            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="13">{_esc(result.base.period)} → '
+            f"{_esc(result.compare.period)}:  {_esc(change)}</FONT></TD></TR>"
+            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="{MUTED}">Method '
+            f"{_esc(result.method)}, {_esc(segmented)}. {_esc(legend)}</FONT></TD></TR>"
+            '<TR><TD HEIGHT="8"></TD></TR></TABLE>>')
+
+
+def _muted(text: str) -> str:
+    return f'<FONT COLOR="{MUTED}">{_esc(text)}</FONT>'
+
+
+def _esc(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+# --- Tables → rows -----------------------------------------------------------------------------
+
+def _rows(segments: pd.DataFrame, level: str) -> list[dict]:
+    if segments.empty:
+        return []
+    return [s for s in segments[segments["level"] == level].to_dict("records")
+            if s["status"] != "empty"]
+
+
+def _ordered(segments: list[dict]) -> list[dict]:
+    """Cheapest segment first (mean root value over the defined periods), then by name."""
+    def key(s: dict) -> tuple[float, str]:
+        values = [float(v) for v in (s["base_value"], s["compare_value"]) if is_defined(v)]
+        mean = sum(values) / len(values) if values else math.inf
+        return mean, _segment_key(s["segment"])
+
+    return sorted(segments, key=key)
+
+
+def _group(parts: pd.DataFrame, *, level: str | None,
+           segment: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The parts rows of the total (``level=None``) or of one segment of ``level``."""
+    if level is None:
+        return parts[parts["level"].isna()]
+    mask = (parts["level"] == level) & parts["segment"].map(lambda s: dict(s) == dict(segment))
+    return parts[mask]
+
+
+def _within(inner: Mapping[str, Any], outer: Mapping[str, Any]) -> bool:
+    return all(inner.get(dim) == value for dim, value in outer.items())
+
+
+def _sum(values: Iterable[float]) -> float:
+    return math.fsum(float(v) for v in values if is_defined(v))
+
+
+def _segment_key(segment: Mapping[str, Any]) -> str:
+    """``tier=pro,region=EU``: a readable, stable id piece (``%`` and ``:`` escaped)."""
+    return ",".join(f"{_identifier(str(dim))}={_identifier(str(value))}"
+                    for dim, value in segment.items())
+
+
+def _identifier(text: str) -> str:
+    # ':' separates ports in DOT edge endpoints; escape it (and the escape character).
+    return text.replace("%", "%25").replace(":", "%3A")
+
+
+def _title_case(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+# --- Running dot -------------------------------------------------------------------------------
+
+def _graphviz() -> Any:
+    try:
+        import graphviz
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise RenderError(GRAPHVIZ_MISSING) from None
+    return graphviz
+
+
+def _output_format(path: str | Path | None, format: str | None) -> str:
+    allowed = ", ".join(FORMATS)
+    suffix = Path(path).suffix.lower().lstrip(".") if path is not None else ""
+    if format is not None:
+        fmt = format.lower().lstrip(".")
+        if fmt not in FORMATS:
+            raise RenderError(f"cannot render format '{format}'; formats: {allowed}")
+        if suffix and suffix != fmt:
+            raise RenderError(f"{path} ends in .{suffix} but format '{format}' was asked for; "
+                              "make them agree")
+        return fmt
+    if path is None:
+        return "svg"
+    if suffix not in FORMATS:
+        raise RenderError(f"cannot tell the image format of {path}: use a .png, .svg or .pdf "
+                          f"file, or pass format= ({allowed})")
+    return suffix
+
+
+_CREATION_DATE = re.compile(rb"/CreationDate \((D:[^)]*)\)")
+
+
+def _fixed_creation_date(pdf: bytes) -> bytes:
+    """Cairo stamps PDFs with the time; fix it (same length, so offsets stay valid)."""
+    def fixed(match: re.Match[bytes]) -> bytes:
+        stamp = match.group(1)
+        epoch = b"D:19700101000000Z"
+        if len(stamp) != len(epoch):
+            return match.group(0)
+        return b"/CreationDate (" + epoch + b")"
+
+    return _CREATION_DATE.sub(fixed, pdf)
