@@ -512,24 +512,39 @@ def _lmdi(
 
 def _lmdi_term(x0: np.ndarray, x1: np.ndarray, v0: np.ndarray, v1: np.ndarray) -> np.ndarray:
     """Split ΔV = V1 − V0 of one product term over its factors (rows of x0/x1)."""
-    weight = log_mean(v1, v0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # ln x1 − ln x0 rather than ln(x1/x0): the ratio of extreme values can overflow.
-        effects = weight * (np.log(x1) - np.log(x0))
+        log_ratio = np.log(x1) - np.log(x0)
+        total = log_ratio.sum(axis=0)
+        # L(V1, V0) = (V1 − V0)/ln(V1/V0) and ln(V1/V0) = Σ ln(x1/x0): written this way each
+        # term's effects add up to its own change even when products lose precision.
+        weight = np.where(np.abs(total) > 1e-9, (v1 - v0) / total, log_mean(v1, v0))
+        effects = weight * log_ratio
     both = (v0 > 0) & (v1 > 0)
     effects = np.where(both, effects, 0.0)
     # Analytical limits: a term that appears (V0 = 0) gives all of V1 to the factor(s) that were
     # zero; one that vanishes gives −V0 to the factor(s) that become zero; ties split equally.
     appear = (v0 == 0) & (v1 != 0)
     vanish = (v1 == 0) & (v0 != 0)
-    zero0 = x0 == 0
-    zero1 = x1 == 0
+    zero0 = _vanishing_factors(x0, x1)
+    zero1 = _vanishing_factors(x1, x0)
     with np.errstate(divide="ignore", invalid="ignore"):
         share_appear = np.where(zero0, 1.0, 0.0) / np.maximum(zero0.sum(axis=0), 1)
         share_vanish = np.where(zero1, 1.0, 0.0) / np.maximum(zero1.sum(axis=0), 1)
     effects = np.where(appear, share_appear * v1, effects)
     effects = np.where(vanish, -share_vanish * v0, effects)
     return effects
+
+
+def _vanishing_factors(x: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Which factors make a term zero: those exactly zero, else (a product that underflowed)
+    the factor that shrank most relative to the other period."""
+    zero = x == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.log(np.abs(x)) - np.log(np.abs(other))
+    change = np.where(np.isfinite(change), change, np.inf)
+    smallest = change == change.min(axis=0, keepdims=True)
+    return np.where(zero.any(axis=0, keepdims=True), zero, smallest)
 
 
 # --- Tidy outputs ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import kpitree
 from tests.conftest import SAAS_TREE
 
 TREE = kpitree.load_tree(SAAS_TREE)
-SETTINGS = settings(max_examples=40, deadline=None,
+SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 MEASURES = ["active_users", "addon_users", "base_revenue", "addon_revenue", "usage_revenue"]
 
