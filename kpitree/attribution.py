@@ -601,8 +601,7 @@ def _segments_frame(tree: Tree, results: list[_LevelResult], dims: list[str]) ->
         piece = _keys_frame(level, dims, len(level.keys))
         piece.insert(0, "level", level.dim)
         prefix = dims[: dims.index(level.dim) + 1]
-        piece["segment"] = [dict(zip(prefix, values, strict=True))
-                            for values in zip(*(level.keys[d] for d in prefix), strict=True)]
+        piece["segment"] = level.keys[prefix].to_dict("records")
         weights = (level.values[0][tree.weight], level.values[1][tree.weight])
         piece["status"] = _status(*weights)
         piece["base_weight"], piece["compare_weight"] = weights
@@ -635,26 +634,27 @@ def _parts_frame(
     for level in levels:
         size = len(level.keys)
         values = [_part_values(tree, level, t) for t in (0, 1)]
-        # Map cells to this level's groups (the total has one group).
-        cell_group = level.cell_group
         keys = _keys_frame(level, dims, size)
-        segments = level.keys.to_dict("records") if level.dim else [{}]
+        piece = pd.DataFrame({"level": [level.dim] * size * len(parts)})
+        for dim in dims:
+            piece[dim] = np.tile(keys[dim].to_numpy(), len(parts))
+        piece["segment"] = (level.keys.to_dict("records") if level.dim else [{}]) * len(parts)
+        piece["path"] = [part.path for part in parts for _ in range(size)]
+        piece["node"] = np.repeat([p.path[-1] if p.path else tree.root for p in parts], size)
+        piece["kind"] = np.repeat([type(p).__name__.lower() for p in parts], size)
+        piece["label"] = np.repeat([
+            p.label if isinstance(p, Driver) else tree.label(p.path[-1] if p.path else tree.root)
+            for p in parts], size)
+        for t, name in ((0, "base"), (1, "compare")):
+            stacked = np.concatenate([values[t][p.path] for p in parts])
+            piece[name] = np.where(np.isfinite(stacked), stacked, np.nan)
+        effects = []
         for part in parts:
             under = [p for p in cell_rate if p[: len(part.path)] == part.path]
             effect = sum((cell_rate[p] for p in under), np.zeros(len(cells.keys)))
-            piece = keys.copy()
-            piece.insert(0, "level", level.dim)
-            piece["segment"] = segments
-            piece["path"] = [part.path] * size
-            piece["node"] = part.path[-1] if part.path else tree.root
-            piece["kind"] = type(part).__name__.lower()
-            piece["label"] = part.label if isinstance(part, Driver) else tree.label(
-                part.path[-1] if part.path else tree.root)
-            for t, name in ((0, "base"), (1, "compare")):
-                piece[name] = np.where(np.isfinite(values[t][part.path]), values[t][part.path],
-                                       np.nan)
-            piece["effect"] = np.bincount(cell_group, weights=effect, minlength=size)
-            pieces.append(piece)
+            effects.append(np.bincount(level.cell_group, weights=effect, minlength=size))
+        piece["effect"] = np.concatenate(effects)
+        pieces.append(piece)
     return pd.concat(pieces, ignore_index=True)
 
 

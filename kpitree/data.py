@@ -115,11 +115,10 @@ def _labels(series: pd.Series, column: str, name: str, offset: int) -> pd.Series
     if pd.api.types.is_datetime64_any_dtype(series):
         text = series.dt.strftime("%Y-%m-%d")
     else:
-        text = series.astype(object).where(series.notna(), None)
-        text = text.map(lambda v: None if v is None else str(v).strip())
-    missing = text.isna() | (text == "")
+        text = series.astype("string").str.strip()
+    missing = (text.isna() | (text == "")).to_numpy(dtype=bool)
     if missing.any():
-        position = int(np.flatnonzero(missing.to_numpy())[0])
+        position = int(np.flatnonzero(missing)[0])
         raise DataError(
             f"{name}: column '{column}' has an empty label at {_row(position, offset)}; "
             "fill it in (e.g. 'unknown') so the row belongs to a segment"
