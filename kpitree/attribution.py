@@ -89,7 +89,7 @@ def explain(
     compare_period = check_period(frame, compare, name, period_column)
     frame = frame[frame[period_column].isin([base_period, compare_period])]
     sums = aggregate(frame, tree, by=dims, period_column=period_column)
-    cells = _cells(sums, tree, dims, period_column, base_period, compare_period)
+    cells = _cells(sums, tree, dims, period_column, base_period, compare_period, name)
     return attribute(tree, cells, dims=dims, method=method,
                      periods=(base_period, compare_period))
 
@@ -101,11 +101,12 @@ class Cells:
     keys: pd.DataFrame  # one column per dimension (empty frame with one row when no dims)
     base: dict[str, np.ndarray]
     compare: dict[str, np.ndarray]
+    source: str = "data"
 
 
 def _cells(
     sums: pd.DataFrame, tree: Tree, dims: list[str], period_column: str,
-    base_period: str, compare_period: str,
+    base_period: str, compare_period: str, source: str,
 ) -> Cells:
     measures = list(tree.columns)
     if dims:
@@ -118,7 +119,19 @@ def _cells(
         aligned = keys.merge(rows, on=dims, how="left") if dims else rows.reset_index(drop=True)
         return {m: aligned[m].fillna(0.0).to_numpy(dtype=float) for m in measures}
 
-    return Cells(keys=keys, base=side(base_period), compare=side(compare_period))
+    return Cells(keys=keys, base=side(base_period), compare=side(compare_period), source=source)
+
+
+def cells_from_sums(
+    sums: pd.DataFrame, tree: Tree, *, dims: Sequence[str], base: str, compare: str,
+    period_column: str = "period",
+) -> Cells:
+    """Aligned :class:`Cells` of two periods from :func:`kpitree.evaluate.aggregate` sums.
+
+    The entry point for callers that attribute many pairs of one data set (series, scenarios)
+    without loading it again: ``attribute(tree, cells_from_sums(...), ...)``.
+    """
+    return _cells(sums, tree, list(dims), period_column, base, compare)
 
 
 @dataclass(frozen=True)
@@ -184,8 +197,9 @@ def attribute(
     for t, weight in enumerate(weights):
         if weight <= 0:
             raise DataError(
-                f"the total of '{tree.weight}' (column '{tree.columns.get(tree.weight, '?')}') "
-                f"is zero in period {periods[t]}; {tree.root} is undefined there"
+                f"{cells.source}: the total of '{tree.weight}' "
+                f"(column '{tree.columns.get(tree.weight, '?')}') is zero in period "
+                f"{periods[t]}; {tree.root} is undefined there: choose another period"
             )
     values = [float(total.values[t][tree.root][0]) for t in (0, 1)]
     if method == "lmdi":

@@ -32,6 +32,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kpitree", description="Explain why ARPU moved.")
     parser.add_argument("--version", action="version", version=f"kpitree {__version__}")
@@ -54,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "(.png, .svg or .pdf)")
     run.add_argument("--period-column", default="period", metavar="NAME",
                      help="name of the period column (default: period)")
-    run.add_argument("--top", type=int, default=10, metavar="N",
+    run.add_argument("--top", type=_positive, default=10, metavar="N",
                      help="effects shown by --format table (default: 10)")
     run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 

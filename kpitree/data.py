@@ -10,6 +10,8 @@ new one holding only the columns the tree needs, period and segment labels as te
 
 from __future__ import annotations
 
+import csv
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,8 +33,8 @@ def read_table(source: DataSource) -> tuple[pd.DataFrame, str, int]:
     (header is line 1), or the 0-based position for Parquet and DataFrames.
     """
     if isinstance(source, pd.DataFrame):
-        # Positional rows: the caller's index may repeat (e.g. after pd.concat). Not a copy of
-        # the values; the caller's frame itself is left untouched.
+        # Positional rows: the caller's index may repeat (e.g. after pd.concat). The caller's
+        # frame itself is left untouched.
         return source.reset_index(drop=True), "data", 0
     path = Path(source)
     name = str(path)
@@ -47,8 +49,17 @@ def read_table(source: DataSource) -> tuple[pd.DataFrame, str, int]:
         raise DataError(f"{name}: the file is empty; it needs a header row and data rows")
     if kind == "csv":
         try:
-            # Everything as text first: we decide what is numeric, and '2026-09' stays a label.
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+            with warnings.catch_warnings():
+                # A row longer than the header would be silently cut: make it an error.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                # Everything as text first: we decide what is numeric; '2026-09' stays a label.
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False,
+                                    skipinitialspace=True, index_col=False)
+        except pd.errors.ParserWarning:
+            raise DataError(
+                f"{name}: line {_first_long_line(path)} has more fields than the header row "
+                "(a trailing comma?); fix the file so every row has one field per column"
+            ) from None
         except pd.errors.EmptyDataError:
             raise DataError(
                 f"{name}: the file is empty; it needs a header row and data rows"
@@ -60,7 +71,19 @@ def read_table(source: DataSource) -> tuple[pd.DataFrame, str, int]:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for corrupt files
         raise DataError(f"{name}: cannot be read as Parquet: {exc}") from None
-    return frame, name, 0
+    # A stored index (pandas writes one) is not data: rows are positional.
+    return frame.reset_index(drop=True), name, 0
+
+
+def _first_long_line(path: Path) -> int:
+    """1-based line number of the first CSV row with more fields than the header."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        rows = csv.reader(handle)
+        width = len(next(rows, []))
+        for number, row in enumerate(rows, start=2):
+            if len(row) > width:
+                return number
+    return 2
 
 
 def load_data(

@@ -10,6 +10,7 @@ This module knows nothing about trees or data; it only turns text into an expres
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -113,6 +114,11 @@ class _Parser:
 
     def __init__(self, text: str) -> None:
         self.tokens = _tokenise(text)
+        if len(self.tokens) > MAX_FORMULA_TOKENS:
+            raise FormulaError(
+                f"formula has {len(self.tokens) - 1} names, numbers and operators; formulas are "
+                f"limited to {MAX_FORMULA_TOKENS} (name intermediate nodes instead)"
+            )
         self.index = 0
 
     @property
@@ -170,7 +176,10 @@ class _Parser:
         token = self.current
         if token.kind == "number":
             self.advance()
-            return Const(float(token.text))
+            value = float(token.text)
+            if not math.isfinite(value):
+                raise FormulaError(f"number '{token.text}' at column {token.column} is too large")
+            return Const(value)
         if token.kind == "name":
             self.advance()
             if self.current.kind == "op" and self.current.text == "(":
@@ -193,6 +202,11 @@ class _Parser:
         raise self.unexpected()
 
 
+MAX_FORMULA_LENGTH = 2000
+MAX_FORMULA_TOKENS = 400  # keeps every recursive walk of a formula far from Python's limit
+_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*\(")
+
+
 def parse_formula(text: str) -> Expr:
     """Parse a formula into an expression value.
 
@@ -203,7 +217,21 @@ def parse_formula(text: str) -> Expr:
         >>> parse_formula("base / users")
         BinOp(op='/', left=Ref(name='base'), right=Ref(name='users'))
     """
-    return _Parser(text).parse()
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise FormulaError(
+            f"formula is {len(text)} characters long; formulas are limited to "
+            f"{MAX_FORMULA_LENGTH} (name intermediate nodes instead)"
+        )
+    call = _CALL.search(text)
+    if call:
+        raise FormulaError(
+            f"'{call.group().rstrip('( ')}(' at column {call.start() + 1}: function calls are "
+            "not allowed in formulas"
+        )
+    try:
+        return _Parser(text).parse()
+    except RecursionError:
+        raise FormulaError("formula is nested too deeply; name intermediate nodes") from None
 
 
 def references(expr: Expr) -> list[str]:
@@ -231,14 +259,16 @@ def to_text(expr: Expr) -> str:
     """Render an expression back to compact text (for labels and messages)."""
     match expr:
         case Const(value):
-            return f"{value:g}"
+            return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
         case Ref(name):
             return name
         case Neg(operand):
             return f"-{_wrap(operand, 3)}"
         case BinOp(op, left, right):
             level = 1 if op in "+-" else 2
-            right_level = level + 1 if op in "-/" else level
+            # Right operands of equal precedence keep their parentheses: with 0/0 semantics
+            # even a * (b / c) and a * b / c can differ.
+            right_level = level + 1
             return f"{_wrap(left, level)} {op} {_wrap(right, right_level)}"
     raise TypeError(f"not an expression: {expr!r}")
 

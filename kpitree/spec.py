@@ -16,11 +16,13 @@ from typing import Any
 
 import yaml
 
+from kpitree.definitions import DataDefinition, parse_data_section
 from kpitree.errors import TreeError, did_you_mean
 
 MAX_TREE_FILE_BYTES = 1_000_000
 
-TREE_KEYS = ("name", "title", "description", "root", "weight", "segments", "unit", "nodes")
+TREE_KEYS = ("name", "title", "description", "root", "weight", "segments", "unit", "nodes",
+             "data")
 NODE_KEYS = ("label", "column", "formula", "format", "description")
 NODE_FORMATS = ("currency", "percent", "number")
 
@@ -56,6 +58,8 @@ class TreeSpec:
     source: str = "<tree>"
     description: str = ""
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    # The optional `data:` section (raw-event definitions, see kpitree.definitions).
+    data: DataDefinition | None = None
 
     def where(self, line: int | None = None) -> str:
         """``file:line`` for messages (just ``file`` when the line is unknown)."""
@@ -116,6 +120,8 @@ def _compose(text: str, source: str) -> tuple[Any, dict[str, int]]:
     loader = _StrictLoader(text)
     try:
         root = loader.get_single_node()
+    except RecursionError:
+        raise TreeError(f"{source}: the YAML is nested too deeply for a tree file") from None
     except _Located as exc:
         raise TreeError(f"{source}:{exc.line}: {exc.message}") from None
     except yaml.MarkedYAMLError as exc:
@@ -138,6 +144,8 @@ def _compose(text: str, source: str) -> tuple[Any, dict[str, int]]:
         data = _plain(root, loader)
     except _Located as exc:
         raise TreeError(f"{source}:{exc.line}: {exc.message}") from None
+    except RecursionError:
+        raise TreeError(f"{source}: the YAML is nested too deeply for a tree file") from None
     finally:
         loader.dispose()
     return data, lines
@@ -206,6 +214,8 @@ def parse_tree_text(text: str, source: str = "<tree>") -> TreeSpec:
         if node is not None:
             nodes.append(node)
 
+    data_definition = parse_data_section(data.get("data"), source, lines.get("@data", 0), problems)
+
     _raise_all(problems, source)
     return TreeSpec(
         name=name,
@@ -218,6 +228,7 @@ def parse_tree_text(text: str, source: str = "<tree>") -> TreeSpec:
         source=source,
         description=description,
         lines=lines,
+        data=data_definition,
     )
 
 

@@ -35,6 +35,7 @@ from kpitree.formula import (
     Expr,
     Neg,
     Ref,
+    ZeroDenominator,
     evaluate,
     parse_formula,
     references,
@@ -193,8 +194,15 @@ def build_tree(spec: TreeSpec) -> Tree:
         try:
             expressions[node.name] = parse_formula(node.formula)
         except FormulaError as exc:
+            shown = " ".join(node.formula.split())  # messages stay on one line
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
             problems.append(
-                f"{spec.where(node.line)}: node '{node.name}': formula '{node.formula}': {exc}"
+                f"{spec.where(node.line)}: node '{node.name}': formula '{shown}': {exc}"
+            )
+            continue
+        if _divides_by_constant_zero(expressions[node.name]):
+            problems.append(
+                f"{spec.where(node.line)}: node '{node.name}' divides by the constant 0"
             )
 
     graph = nx.DiGraph()
@@ -236,12 +244,23 @@ def build_tree(spec: TreeSpec) -> Tree:
         raise TreeError(f"{spec.where(nodes[cycle[0][0]].line)}: formulas form a cycle: {loop}")
 
     tree = Tree(spec=spec, expressions=expressions, graph=graph, structure=Linear((), ()))
+    if not tree.column_nodes_under(spec.root):
+        raise TreeError(
+            f"{tree.where(spec.root)}: root '{spec.root}' uses no column, so it cannot move; "
+            f"write it over data columns, e.g. revenue / {spec.weight}"
+        )
     if spec.root in tree.columns:
         raise TreeError(
             f"{tree.where(spec.root)}: root '{spec.root}' is a column; the root must be a formula "
             f"that averages over '{spec.weight}', e.g. revenue / {spec.weight}"
         )
-    structure = _StructureBuilder(tree).part_for_ref(spec.root, ())
+    try:
+        structure = _StructureBuilder(tree).part_for_ref(spec.root, ())
+    except RecursionError:
+        raise TreeError(
+            f"{tree.where(spec.root)}: the formulas under '{spec.root}' nest too deeply "
+            "(hundreds of levels); flatten the tree"
+        ) from None
     tree = Tree(spec=spec, expressions=expressions, graph=graph, structure=structure)
     _check_weighted_average(tree)
     return tree
@@ -270,7 +289,14 @@ def _check_weighted_average(tree: Tree) -> None:
         first = {c: rng.uniform(1.0, 10.0, size=1) for c in columns}
         second = {c: rng.uniform(1.0, 10.0, size=1) for c in columns}
         both = {c: first[c] + second[c] for c in columns}
-        values = [_node_values(tree, data) for data in (first, second, both)]
+        try:
+            values = [_node_values(tree, data) for data in (first, second, both)]
+        except ZeroDenominator as exc:
+            node = next(n for n, e in tree.expressions.items() if exc.expr in _subexpressions(e))
+            raise TreeError(
+                f"{tree.where(node)}: node '{node}' divides by '{to_text(exc.expr.right)}', "
+                "which is zero whatever the data"
+            ) from None
         weight = [v[tree.weight][0] for v in values]
         root = [v[tree.root][0] for v in values]
         if not np.isclose(weight[2], weight[0] + weight[1], rtol=1e-9):
@@ -285,6 +311,21 @@ def _check_weighted_average(tree: Tree) -> None:
                 f"segments weighted by '{tree.weight}': {tree.root} × {tree.weight} must add up "
                 f"over segments (e.g. revenue / {tree.weight}). Check the formula or the weight"
             )
+
+
+def _subexpressions(expr: Expr) -> list[Expr]:
+    match expr:
+        case BinOp(_, left, right):
+            return [expr, *_subexpressions(left), *_subexpressions(right)]
+        case Neg(operand):
+            return [expr, *_subexpressions(operand)]
+        case _:
+            return [expr]
+
+
+def _divides_by_constant_zero(expr: Expr) -> bool:
+    return any(isinstance(e, BinOp) and e.op == "/" and isinstance(e.right, Const)
+               and e.right.value == 0 for e in _subexpressions(expr))
 
 
 def _node_values(tree: Tree, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
