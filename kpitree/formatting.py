@@ -18,7 +18,8 @@ Conventions, so that every output is exact and stable (golden files compare byte
 * Changes carry an explicit sign with a real minus sign (``−``, U+2212); a change that rounds to
   zero at the shown precision is shown without a sign (``$0.00``).
 * A non-zero figure smaller than the default precision gets more decimals so that two
-  significant digits show (``−$0.0036``), up to :data:`MAX_DECIMALS`; zero stays ``0.00``.
+  significant digits show (``−$0.0036``), up to :data:`MAX_DECIMALS`; zero stays ``0.00``, and
+  kinds shown in whole units (JPY, whole counts) keep no decimals.
 * Thousands are separated by ``,`` and the decimal mark is ``.``, whatever the locale.
 """
 
@@ -167,8 +168,8 @@ def format_pct_change(base: float | None, compare: float | None) -> str:
 
 def _decimals(magnitude: float, default: int) -> int:
     """``default`` decimals, more for a small non-zero magnitude (2 significant digits)."""
-    if magnitude == 0 or magnitude >= 10.0**-default:
-        return default
+    if default == 0 or magnitude == 0 or magnitude >= 10.0**-default:
+        return default  # whole-unit kinds (JPY, counts) never grow decimals
     if round(magnitude, MAX_DECIMALS) == 0:
         return default  # rounds to zero anyway: show the plain ``0.00``
     needed = 1 - math.floor(math.log10(magnitude))

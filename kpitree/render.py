@@ -69,7 +69,7 @@ GRAPHVIZ_MISSING = "the 'graphviz' Python package is not installed: pip install 
 
 FONT = "Helvetica"
 # Minimum label widths (points) by role, so boxes in one column line up.
-WIDTHS = {"root": 200, "branch": 200, "segment": 170, "inner": 190, "part": 210}
+WIDTHS = {"root": 200, "branch": 200, "segment": 170, "inner": 190, "part": 228}
 CONTRIBUTION_WIDTH = 80
 NEAR_ZERO = 1e-3  # a contribution within this fraction of the largest is drawn grey
 
@@ -146,7 +146,7 @@ def tree_graph(result: Explanation) -> graphviz.Digraph:
         graph_attr={
             "rankdir": "LR", "ordering": "out", "nodesep": "0.16", "ranksep": "0.5",
             "pad": "0.35", "bgcolor": "white", "fontname": FONT, "labelloc": "t",
-            "labeljust": "l", "label": _title(view), "newrank": "true",
+            "labeljust": "l", "newrank": "true",
         },
         node_attr={
             "shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": "11",
@@ -155,6 +155,7 @@ def tree_graph(result: Explanation) -> graphviz.Digraph:
         edge_attr={"color": "#a0a0a0", "arrowhead": "none", "penwidth": "1.1"},
     )
     nodes = view.nodes()
+    graph.attr(label=_title(view, nodes))
     scale = max((abs(n.contribution) for n in nodes if n.parent is not None), default=0.0)
     scale = max(scale, abs(result.delta)) if len(nodes) == 1 else scale
     for node in nodes:  # node then its edge, in order: keeps siblings in formula order
@@ -224,21 +225,22 @@ class _View:
         dim = result.by[0]
         segments = _ordered(_rows(result.segments, dim))
         weight_label = result.tree.label(result.tree.weight)
-        nodes = [
-            _Node(id="mix", parent="root", title=f"{_title_case(dim)} mix",
-                  contribution=_sum(s["mix"] for s in segments),
-                  lines=(_muted(f"{weight_label} shifting between {dim} segments"),),
-                  role="branch"),
-            _Node(id="rate", parent="root", title=f"Rate within {dim}",
-                  contribution=_sum(s["rate"] for s in segments),
-                  lines=(_muted(f"{self.root_label} change inside each {dim}"),), role="branch"),
-        ]
-        if result.method == "sequential":
+        nodes = [_Node(
+            id="mix", parent="root", title=f"{_title_case(dim)} mix",
+            contribution=_sum(s["mix"] for s in segments),
+            lines=(_muted(f"{weight_label} shifting between {dim} segments"),), role="branch",
+        )]
+        if result.method == "sequential":  # between mix and rate: no edge crosses it
             nodes.append(_Node(
                 id="interaction", parent="root", title="Interaction",
                 contribution=_sum(s["interaction"] for s in segments),
-                lines=(_muted(f"Δ share × Δ {self.root_label}, all levels (sequential)"),),
+                lines=(_muted(f"Δ share × Δ {self.root_label} between {dim} segments"),),
                 role="branch"))
+        nodes.append(_Node(
+            id="rate", parent="root", title=f"Rate within {dim}",
+            contribution=_sum(s["rate"] for s in segments),
+            lines=(_muted(f"{self.root_label} change inside each {dim}"),), role="branch",
+        ))
         for s in segments:
             key = _segment_key(s["segment"])
             status, note = s["status"], self.badge(s["status"])
@@ -258,11 +260,10 @@ class _View:
                 lines=_value_lines(s["base_value"], s["compare_value"], self.root_kind,
                                    self.unit, prefix=f"{self.root_label} "),
             ))
-            subtree = self.inner(s["segment"], parent=rate_id, key=key, status=status) if len(
-                result.by) > 1 else []
+            if len(result.by) > 1:
+                nodes.extend(self.inner(s["segment"], parent=rate_id, key=key, status=status))
             parts = _group(result.parts, level=dim, segment=s["segment"])
-            subtree += self.structure(parts, parent=rate_id, prefix=rate_id, status=status)
-            nodes.extend(subtree)
+            nodes.extend(self.structure(parts, parent=rate_id, prefix=rate_id, status=status))
         return nodes
 
     def inner(self, segment: Mapping[str, Any], *, parent: str, key: str,
@@ -273,6 +274,7 @@ class _View:
         deeper = [s for level in inner_dims for s in _rows(result.segments, level)
                   if _within(s["segment"], segment)]
         name = " × ".join(inner_dims)
+        outer = ", ".join(str(value) for value in segment.values())
         lines: tuple[str, ...] = ()
         if len(inner_dims) == 1:
             lines = (_inner_table(self, sorted(
@@ -286,8 +288,8 @@ class _View:
                 id=f"inner-interaction/{key}", parent=parent,
                 title=f"{_title_case(name)} interaction",
                 contribution=_sum(s["interaction"] for s in deeper),
-                lines=(_muted(f"Δ share × Δ {self.root_label} within"),), status=status,
-                role="inner"))
+                lines=(_muted(f"Δ share × Δ {self.root_label} within {outer}"),),
+                status=status, role="inner"))
         return nodes
 
     def structure(self, group: pd.DataFrame, *, parent: str, prefix: str,
@@ -381,23 +383,25 @@ def _style(node: _Node, scale: float) -> dict[str, str]:
     return {**attrs, "fillcolor": "#{:02x}{:02x}{:02x}".format(*fill), "color": border}
 
 
-def _title(view: _View) -> str:
+def _title(view: _View, nodes: list[_Node]) -> str:
     result = view.result
     segmented = f"by {' × '.join(result.by)}" if result.by else "no segments"
     change = (f"{view.root_label} {view.money(result.base.value)} → "
               f"{view.money(result.compare.value)}, {view.contribution(result.delta)} "
               f"({format_pct_change(result.base.value, result.compare.value)})")
-    legend = (f"Bold figures are contributions to the {view.root_label} change and add up to "
-              "their parent. Green raises it, red lowers it, grey ≈ 0; stronger colour = "
-              "larger. Dashed: present in one period only.")
+    legend = [f"Method {result.method}, {segmented}. Bold figures: contribution to the "
+              f"{view.root_label} change; children add up to their parent.",
+              f"Green raises {view.root_label}, red lowers it, grey ≈ 0; deeper colour = larger."]
+    if any(node.note for node in nodes):
+        legend[-1] += " Dashed: present in one period only."
+    rows = "".join(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="{MUTED}">{_esc(line)}'
+                   "</FONT></TD></TR>" for line in legend)
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
             f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="20"><B>{_esc(result.tree.title)}</B>'
             "</FONT></TD></TR>"
             f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="13">{_esc(result.base.period)} → '
             f"{_esc(result.compare.period)}:  {_esc(change)}</FONT></TD></TR>"
-            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="{MUTED}">Method '
-            f"{_esc(result.method)}, {_esc(segmented)}. {_esc(legend)}</FONT></TD></TR>"
-            '<TR><TD HEIGHT="8"></TD></TR></TABLE>>')
+            f'{rows}<TR><TD HEIGHT="8"></TD></TR></TABLE>>')
 
 
 def _muted(text: str) -> str:
