@@ -261,3 +261,15 @@ def test_json_contract_keys():
     assert all(e["level"] == "tier" and e["path"] == ["arpu"] for e in mix)
     assert all("level" not in e and e["path"] == ["arpu"] for e in rate)
     assert sum(e["value"] for e in payload["effects"]) == pytest.approx(payload["delta"])
+
+
+@pytest.mark.parametrize("method", kpitree.METHODS)
+def test_exact_even_with_subnormal_values(method):
+    """Found by hypothesis: a usage revenue of 5e-324 once broke LMDI's log-mean identity."""
+    tree = kpitree.load_tree(SAAS_TREE)
+    data = pd.DataFrame([
+        saas_rows("p0", "a", 1, 0, 1.0, 0.0, 0.0), saas_rows("p1", "a", 1, 0, 0.0, 0.0, 0.0),
+        saas_rows("p0", "c", 1, 0, 3.0, 0.0, 1.5e-323), saas_rows("p1", "c", 1, 0, 1.0, 0.0, 1.0),
+    ])
+    result = kpitree.explain(tree, data, base="p0", compare="p1", method=method)
+    assert result.effects["value"].sum() == pytest.approx(result.delta, rel=1e-9, abs=1e-12)
