@@ -468,7 +468,9 @@ def days_in_month(month: dt.date) -> int:
 # Parsing the section.
 
 
-def parse_data_section(raw: Any, source: str, line: int, problems: list[str]) -> DataDefinition | None:
+def parse_data_section(
+    raw: Any, source: str, line: int, problems: list[str]
+) -> DataDefinition | None:
     """Check the ``data:`` mapping; append problems (``file:line: …``) instead of raising."""
     where = f"{source}:{line}" if line else source
     if raw is None:
