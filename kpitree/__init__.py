@@ -9,10 +9,15 @@ Load a metric tree, evaluate it on two periods, and split the change exactly int
     result.totals          # {'mix': …, 'rate': …}
     result.effects         # tidy DataFrame, sums exactly to result.delta
     result.render("arpu.png")
+    kpitree.write_report(result, "out/2026-10")  # HTML + Markdown review pack
 """
 
 from kpitree.attribution import METHODS, explain
+from kpitree.bootstrap import with_intervals
+from kpitree.business import TotalExplanation, explain_total, lifetime_value, ltv, project_next
+from kpitree.cross import explain_cross
 from kpitree.data import load_data
+from kpitree.drivers import Drivers, drivers
 from kpitree.errors import (
     DataError,
     FormulaError,
@@ -22,29 +27,65 @@ from kpitree.errors import (
     TreeError,
 )
 from kpitree.evaluate import evaluate
-from kpitree.result import Explanation, PeriodValue
+from kpitree.narrative import Narrative, narrate
+from kpitree.report import write_report
+from kpitree.result import Explanation, Intervals, PeriodValue
+from kpitree.scenario import (
+    GoalError,
+    Scenario,
+    ScenarioError,
+    Snapshot,
+    compare_scenarios,
+    goal_seek,
+    sensitivity,
+    snapshot,
+)
+from kpitree.series import Trend, trend
 from kpitree.tree import Driver, Linear, Product, Tree, build_tree, load_tree, tree_from_text
 
 __all__ = [
     "METHODS",
     "DataError",
     "Driver",
+    "Drivers",
     "Explanation",
     "FormulaError",
+    "GoalError",
+    "Intervals",
     "KpitreeError",
     "Linear",
     "MethodError",
+    "Narrative",
     "PeriodValue",
     "Product",
     "RenderError",
+    "Scenario",
+    "ScenarioError",
+    "Snapshot",
+    "TotalExplanation",
     "Tree",
     "TreeError",
+    "Trend",
     "build_tree",
+    "compare_scenarios",
+    "drivers",
     "evaluate",
     "explain",
+    "explain_cross",
+    "explain_total",
+    "goal_seek",
+    "lifetime_value",
     "load_data",
     "load_tree",
+    "ltv",
+    "narrate",
+    "project_next",
+    "sensitivity",
+    "snapshot",
     "tree_from_text",
+    "trend",
+    "with_intervals",
+    "write_report",
 ]
 
 __version__ = "0.1.0"

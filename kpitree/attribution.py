@@ -124,14 +124,14 @@ def _cells(
 
 def cells_from_sums(
     sums: pd.DataFrame, tree: Tree, *, dims: Sequence[str], base: str, compare: str,
-    period_column: str = "period",
+    period_column: str = "period", source: str = "data",
 ) -> Cells:
     """Aligned :class:`Cells` of two periods from :func:`kpitree.evaluate.aggregate` sums.
 
     The entry point for callers that attribute many pairs of one data set (series, scenarios)
     without loading it again: ``attribute(tree, cells_from_sums(...), ...)``.
     """
-    return _cells(sums, tree, list(dims), period_column, base, compare)
+    return _cells(sums, tree, list(dims), period_column, base, compare, source)
 
 
 @dataclass(frozen=True)

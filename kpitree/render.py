@@ -26,6 +26,13 @@ the colour's strength is ``sqrt(|contribution| / largest)``, the largest being o
 but the root. Segments present in one period only are dashed and badged ``NEW in <compare>`` or
 ``gone in <compare>``.
 
+Large trees stay readable: with more than 12 segments (``MAX_SEGMENTS``) only the 10 with the
+largest effect get boxes — the largest ``|mix|`` under the mix branch, the largest ``|rate|``
+under the rate branch; the others fold into one
+"other N segments" box per branch whose figures are exact sums of theirs (no residual), so
+children still add up to their parent. An inner-mix table of more than 12 rows likewise keeps
+the 10 largest inner mix effects and sums the rest in an "other N" row.
+
 Order, so that the same explanation always gives the same bytes: segments are sorted by their
 mean root value over the two periods (a plan ladder, cheapest first; a segment undefined in one
 period uses the other), then by name; inner segments inside an inner-mix node by name, so every
@@ -72,6 +79,12 @@ FONT = "Helvetica"
 WIDTHS = {"root": 200, "branch": 200, "segment": 170, "inner": 190, "part": 228}
 CONTRIBUTION_WIDTH = 80
 NEAR_ZERO = 1e-3  # a contribution within this fraction of the largest is drawn grey
+# Large trees: beyond MAX_SEGMENTS segments only the TOP_SEGMENTS largest contributors get
+# their own boxes; the rest fold into one exactly summed "other N segments" box per branch.
+MAX_SEGMENTS = 12
+TOP_SEGMENTS = 10
+MAX_INNER_ROWS = 12  # rows of an inner-mix table before the smallest fold into "other N"
+TOP_INNER_ROWS = 10
 
 # Fills run from white to these colours (light enough for black text); borders are darker.
 POSITIVE = ((255, 255, 255), (120, 198, 121))  # ColorBrewer RdYlGn greens
@@ -87,7 +100,8 @@ __all__ = ["DOT_MISSING", "FORMATS", "render_explanation", "tree_dot", "tree_gra
 
 
 def render_explanation(
-    result: Explanation, path: str | Path | None = None, *, format: str | None = None
+    result: Explanation, path: str | Path | None = None, *, format: str | None = None,
+    dpi: float | None = None,
 ) -> bytes:
     """Render the annotated tree of ``result`` and return the image bytes.
 
@@ -96,6 +110,7 @@ def render_explanation(
         path: where to write the image; its suffix (``.png``, ``.svg``, ``.pdf``) gives the
             format unless ``format`` is given. ``None`` only returns the bytes.
         format: ``png``, ``svg`` or ``pdf`` (default: from ``path``, else ``svg``).
+        dpi: resolution of a PNG (Graphviz's default is 96); ignored by SVG and PDF.
 
     Returns:
         The image, byte for byte what was written to ``path``.
@@ -111,7 +126,10 @@ def render_explanation(
     """
     fmt = _output_format(path, format)
     graphviz = _graphviz()
-    source = tree_dot(result).encode("utf-8")
+    graph = tree_graph(result)
+    if dpi is not None and fmt == "png":
+        graph.attr(dpi=f"{float(dpi):g}")
+    source = graph.source.encode("utf-8")
     try:
         data = graphviz.pipe("dot", fmt, source, quiet=True)
     except graphviz.ExecutableNotFound:
@@ -223,25 +241,28 @@ class _View:
     def segmented(self) -> list[_Node]:
         result = self.result
         dim = result.by[0]
-        segments = _ordered(_rows(result.segments, dim))
+        every = _rows(result.segments, dim)
+        # Each branch keeps its own largest contributors (mix and rate rarely share them).
+        mix_kept, mix_folded = _fold(_ordered(every), by=("mix",))
+        segments, folded = _fold(_ordered(every), by=("rate", "interaction"))
         weight_label = result.tree.label(result.tree.weight)
         nodes = [_Node(
             id="mix", parent="root", title=f"{_title_case(dim)} mix",
-            contribution=_sum(s["mix"] for s in segments),
+            contribution=_sum(s["mix"] for s in every),
             lines=(_muted(f"{weight_label} shifting between {dim} segments"),), role="branch",
         )]
         if result.method == "sequential":  # between mix and rate: no edge crosses it
             nodes.append(_Node(
                 id="interaction", parent="root", title="Interaction",
-                contribution=_sum(s["interaction"] for s in segments),
+                contribution=_sum(s["interaction"] for s in every),
                 lines=(_muted(f"Δ share × Δ {self.root_label} between {dim} segments"),),
                 role="branch"))
         nodes.append(_Node(
             id="rate", parent="root", title=f"Rate within {dim}",
-            contribution=_sum(s["rate"] for s in segments),
+            contribution=_sum(s["rate"] for s in every),
             lines=(_muted(f"{self.root_label} change inside each {dim}"),), role="branch",
         ))
-        for s in segments:
+        for s in mix_kept:
             key = _segment_key(s["segment"])
             status, note = s["status"], self.badge(s["status"])
             nodes.append(_Node(
@@ -250,6 +271,8 @@ class _View:
                 lines=_value_lines(s["base_share"], s["compare_share"], "percent", None,
                                    prefix="share "),
             ))
+        if mix_folded:
+            nodes.append(self.other(mix_folded, branch="mix", dim=dim))
         for s in segments:
             key = _segment_key(s["segment"])
             status, note = s["status"], self.badge(s["status"])
@@ -264,7 +287,35 @@ class _View:
                 nodes.extend(self.inner(s["segment"], parent=rate_id, key=key, status=status))
             parts = _group(result.parts, level=dim, segment=s["segment"])
             nodes.extend(self.structure(parts, parent=rate_id, prefix=rate_id, status=status))
+        if folded:
+            nodes.append(self.other(folded, branch="rate", dim=dim))
         return nodes
+
+    def other(self, folded: list[dict], *, branch: str, dim: str) -> _Node:
+        """The box standing for the folded segments of a branch: exact sums, no children."""
+        result = self.result
+        new = sum(s["status"] == "entered" for s in folded)
+        gone = sum(s["status"] == "exited" for s in folded)
+        badges = ", ".join(text for count, text in ((new, f"{new} new"), (gone, f"{gone} gone"))
+                           if count)
+        if branch == "mix":
+            lines = _value_lines(_sum(s["base_share"] for s in folded),
+                                 _sum(s["compare_share"] for s in folded), "percent", None,
+                                 prefix="share ")
+            contribution = _sum(s["mix"] for s in folded)
+        else:
+            weight = result.tree.label(result.tree.weight)
+            lines = (_muted(f"{weight} {self.money_weight(folded, 'base')} → "
+                            f"{self.money_weight(folded, 'compare')}"),
+                     _muted("smaller contributors, summed exactly"))
+            contribution = _sum(s["rate"] for s in folded)
+        return _Node(id=f"{branch}/other", parent=branch,
+                     title=f"other {len(folded)} {dim} segments", contribution=contribution,
+                     lines=lines, note=badges or None, role="segment")
+
+    @staticmethod
+    def money_weight(folded: list[dict], side: str) -> str:
+        return format_value(_sum(s[f"{side}_weight"] for s in folded), "number")
 
     def inner(self, segment: Mapping[str, Any], *, parent: str, key: str,
               status: str) -> list[_Node]:
@@ -336,6 +387,13 @@ def _value_lines(
 def _inner_table(view: _View, rows: list[dict], dim: str) -> str:
     """A small table of inner segments: name, share base → compare, mix effect."""
     cells = []
+    shown, folded = _fold(rows, limit=MAX_INNER_ROWS, keep=TOP_INNER_ROWS, by=("mix",))
+    if folded:
+        rows = [s for s in rows if any(s is k for k in shown)]
+        rows.append({"segment": {dim: f"other {len(folded)}"}, "status": "both",
+                     "base_share": _sum(s["base_share"] for s in folded),
+                     "compare_share": _sum(s["compare_share"] for s in folded),
+                     "mix": _sum(s["mix"] for s in folded)})
     for s in rows:
         share = (f"{format_value(s['base_share'], 'percent')} → "
                  f"{format_value(s['compare_share'], 'percent')}")
@@ -394,6 +452,9 @@ def _title(view: _View, nodes: list[_Node]) -> str:
               f"Green raises {view.root_label}, red lowers it, grey ≈ 0; deeper colour = larger."]
     if any(node.note for node in nodes):
         legend[-1] += " Dashed: present in one period only."
+    if any(node.id.endswith("/other") for node in nodes):
+        legend.append(f"Only the {TOP_SEGMENTS} largest contributors are drawn; the others are "
+                      "summed exactly in 'other N segments'.")
     rows = "".join(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="{MUTED}">{_esc(line)}'
                    "</FONT></TD></TR>" for line in legend)
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
@@ -429,6 +490,25 @@ def _ordered(segments: list[dict]) -> list[dict]:
         return mean, _segment_key(s["segment"])
 
     return sorted(segments, key=key)
+
+
+def _fold(segments: list[dict], *, limit: int = MAX_SEGMENTS, keep: int = TOP_SEGMENTS,
+          by: tuple[str, ...] = ("mix", "rate", "interaction")) -> tuple[list[dict], list[dict]]:
+    """Split off the smallest contributors when there are more than ``limit`` segments.
+
+    The ``keep`` segments with the largest ``Σ |effect|`` (over ``by``) stay; ties break by
+    name so the choice is stable. Returns (kept, folded), each in the input order.
+    """
+    if len(segments) <= limit:
+        return segments, []
+
+    def size(s: dict) -> tuple[float, str]:
+        return -_sum(abs(float(s[k])) for k in by if is_defined(s[k])), _segment_key(s["segment"])
+
+    ranked = sorted(range(len(segments)), key=lambda i: size(segments[i]))
+    top = set(ranked[:keep])
+    return ([s for i, s in enumerate(segments) if i in top],
+            [s for i, s in enumerate(segments) if i not in top])
 
 
 def _group(parts: pd.DataFrame, *, level: str | None,

@@ -45,6 +45,34 @@ class PeriodValue:
 
 
 @dataclass(frozen=True)
+class Intervals:
+    """Bootstrap intervals of an explanation (see :mod:`kpitree.bootstrap`).
+
+    Attributes:
+        level: the nominal coverage, e.g. 0.95.
+        replicates, seed: the bootstrap's size and seed (the same seed gives the same numbers).
+        method: how the intervals were made (``poisson bootstrap, percentile``).
+        totals: ``{"mix": (low, high), "rate": …, "delta": …}``.
+        segments: each segment's whole contribution (its mix + rate), ``{label: (low, high)}``.
+        effects: ``low``, ``high`` and ``noise`` (the interval spans zero: not distinguishable
+            from noise) per effect row, with the index of :attr:`Explanation.effects`.
+    """
+
+    level: float
+    replicates: int
+    seed: int
+    method: str
+    totals: dict[str, tuple[float, float]]
+    segments: dict[str, tuple[float, float]]
+    effects: pd.DataFrame = field(repr=False, compare=False)
+
+    def noise(self, kind: str) -> bool:
+        """Whether a total's interval spans zero."""
+        low, high = self.totals[kind]
+        return bool(low <= 0.0 <= high)
+
+
+@dataclass(frozen=True)
 class Explanation:
     """Why the root moved from ``base`` to ``compare``, split exactly into effects.
 
@@ -60,6 +88,8 @@ class Explanation:
             (``both``, ``entered``, ``exited``, ``empty``) and the segment's mix/rate totals.
         parts: every node of the driver structure per segment and period, with its rate effect
             (what the tree image draws).
+        intervals: bootstrap intervals of the totals and effects, when asked for
+            (:func:`kpitree.bootstrap.with_intervals`); ``None`` otherwise.
     """
 
     tree: Tree = field(repr=False, compare=False)
@@ -70,6 +100,7 @@ class Explanation:
     effects: pd.DataFrame = field(repr=False, compare=False)
     segments: pd.DataFrame = field(repr=False, compare=False)
     parts: pd.DataFrame = field(repr=False, compare=False)
+    intervals: Intervals | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         total = float(self.effects["value"].sum()) if len(self.effects) else 0.0
@@ -128,6 +159,22 @@ class Explanation:
             item.update({"segment": segment, "path": list(row.path), "label": row.label,
                          "value": _number(row.value)})
             effects.append(item)
+        extra: dict[str, Any] = {}
+        if self.intervals is not None:
+            bounds = self.intervals.effects
+            for item, low, high, noise in zip(effects, bounds["low"], bounds["high"],
+                                              bounds["noise"], strict=True):
+                item["interval"] = [_number(low), _number(high)]
+                item["noise"] = bool(noise)
+            extra["intervals"] = {
+                "level": self.intervals.level, "replicates": self.intervals.replicates,
+                "seed": self.intervals.seed, "method": self.intervals.method,
+                "totals": {k: [_number(lo), _number(hi)]
+                           for k, (lo, hi) in self.intervals.totals.items()},
+                "noise": {k: self.intervals.noise(k) for k in self.intervals.totals},
+                "segments": {k: [_number(lo), _number(hi)]
+                             for k, (lo, hi) in self.intervals.segments.items()},
+            }
         return {
             "tree": self.tree.name,
             "title": self.tree.title,
@@ -143,6 +190,7 @@ class Explanation:
             "totals": self.totals,
             "segments": segments,
             "effects": effects,
+            **extra,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -154,6 +202,29 @@ class Explanation:
         from kpitree.render import render_explanation
 
         return render_explanation(self, path, format=format)
+
+    def plot_bridge(self, path: str | None = None, *, rate_by: str = "component",
+                    top: int | None = None) -> Any:
+        """The bridge chart as a matplotlib figure (shown in Jupyter), written to ``path`` if
+        given (PNG, SVG or PDF); see :mod:`kpitree.bridge`."""
+        from kpitree.bridge import TOP, bridge_figure, render_bridge
+
+        top = TOP if top is None else top
+        if path is not None:
+            render_bridge(self, path, rate_by=rate_by, top=top)
+        return bridge_figure(self, rate_by=rate_by, top=top)
+
+    def narrative(self) -> Any:
+        """The plain-language summary (:class:`kpitree.narrative.Narrative`)."""
+        from kpitree.narrative import narrate
+
+        return narrate(self)
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the narrative, then the annotated tree (text only without dot)."""
+        from kpitree.report import explanation_html
+
+        return explanation_html(self)
 
     def _repr_svg_(self) -> str | None:
         """Notebook display: the annotated tree; falls back to text if Graphviz is missing."""

@@ -38,7 +38,7 @@ def format_table(result: Explanation, *, top: int = 10) -> str:
              "interaction": "interaction (mix × rate)"}
     width = 34
     for name, value in result.totals.items():
-        share = f"{value / result.delta:7.1%}" if result.delta else ""
+        share = f"{format_value(value / result.delta, 'percent'):>9}" if result.delta else ""
         lines.append(f"  {names[name]:<{width}}{format_change(value, kind, unit):>12}  {share}")
     lines.append("  " + "─" * (width + 21))
     lines.append(f"  {'total':<{width}}{format_change(result.delta, kind, unit):>12}")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up used by ./quickstart.sh and ./test.sh: system Graphviz, then the project's
-# virtual environment at .venv/ with kpitree (editable) and its test tools.
+# virtual environment at .venv/ with kpitree (editable). With --test (./test.sh) also the test
+# tools, the database engines' drivers, and the test-only system packages (PostgreSQL server,
+# Java for Spark, Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,12 +15,20 @@ as_root() {
   fi
 }
 
+updated=""
 apt_install() {
   command -v apt-get >/dev/null 2>&1 || return 1
   say "installing $* from the OS packages (apt-get)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  if [ -z "$updated" ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || return 1
+    updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+# With --test, also the system packages only the test suite needs.
+testing=""
+[ "${1:-}" = "--test" ] && testing=1
 
 # 1. Graphviz's `dot` renders the annotated tree image.
 if ! command -v dot >/dev/null 2>&1; then
@@ -30,6 +40,24 @@ if ! command -v dot >/dev/null 2>&1; then
     echo "kpitree needs Graphviz's 'dot' and could not install it: run 'sudo apt-get install graphviz'" \
          "(Debian/Ubuntu), 'brew install graphviz' (macOS) or 'sudo dnf install graphviz' (Fedora), then run this again." >&2
     exit 1
+  fi
+fi
+
+# 1b. Test-only system packages, in one apt-get run:
+#   - a PostgreSQL server (the raw-events tests start their own throw-away cluster with it);
+#   - Java for the local Spark session (those engine tests skip with KPITREE_SKIP_ENGINES=1);
+#   - Debian's Chromium for the report's browser test (Playwright drives /usr/bin/chromium;
+#     never Playwright's own browser download).
+if [ -n "$testing" ]; then
+  missing=()
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 ||
+    missing+=(postgresql)
+  command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+    missing+=(chromium chromium-driver)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}" ||
+      say "could not install ${missing[*]}: the tests that need them will fail (install them with your OS package manager)"
   fi
 fi
 
@@ -48,11 +76,13 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
-# 3. kpitree itself, editable, with the test tools; skipped when nothing changed.
-stamp=.venv/.kpitree-installed
+# 3. kpitree itself, editable (with the test tools and database engines for --test);
+#    skipped when nothing changed.
+extras="" && [ -n "$testing" ] && extras="[test,engines]"
+stamp=".venv/.kpitree-installed${testing:+-test}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  say "installing kpitree into .venv"
+  say "installing kpitree${extras} into .venv"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".${extras}"
   touch "$stamp"
 fi

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import doctest
 import html
+import math
 import re
 import shutil
 import struct
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import kpitree
-from kpitree import formatting
+from kpitree import formatting, render
 from kpitree.errors import RenderError
 from kpitree.formatting import (
     format_change,
@@ -379,3 +382,97 @@ def test_unknown_kind_is_an_error() -> None:
         format_value(1.0, "ratio")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown format"):
         value_kind("ratio", "USD")
+
+
+# --- Large trees: the top contributors and an exact "other" box ----------------------------------
+
+def wide_data(n: int = 40, *, regions: int = 1, seed: int = 7) -> pd.DataFrame:
+    """Two periods of ``n`` tiers (× ``regions`` regions) with random, well-formed measures."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for period in ("2026-09", "2026-10"):
+        for i in range(n):
+            for j in range(regions):
+                users = int(rng.integers(50, 5000))
+                adopters = int(users * rng.uniform(0.05, 0.3))
+                rows.append({"period": period, "tier": f"s{i:02d}", "region": f"r{j:02d}",
+                             "active_users": users, "addon_users": adopters,
+                             "base_revenue": users * rng.uniform(10, 200),
+                             "addon_revenue": adopters * rng.uniform(10, 40),
+                             "usage_revenue": users * rng.uniform(1, 10)})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def wide() -> kpitree.Explanation:
+    return kpitree.explain(kpitree.load_tree(SAAS_TREE), wide_data(40), base="2026-09",
+                           compare="2026-10")
+
+
+def _contribution(line: str) -> str:
+    """The bold contribution figure of a node."""
+    return re.findall(r"<B>([^<]*)</B>", line)[1]
+
+
+def test_forty_segments_show_the_top_ten_and_an_other_box(wide: kpitree.Explanation) -> None:
+    dot = tree_dot(wide)
+    ids = declared_ids(dot)
+    for branch, kind in (("mix", "mix"), ("rate", "rate")):
+        kept = [i for i in ids if re.fullmatch(rf"{branch}/tier=s\d\d", i)]
+        assert len(kept) == render.TOP_SEGMENTS
+        segments = wide.segments
+        largest = segments.reindex(segments[kind].abs().sort_values(ascending=False).index)
+        assert {f"{branch}/tier={t}" for t in largest["tier"][:10]} == set(kept)
+        other = node_line(dot, f"{branch}/other")
+        assert "other 30 tier segments" in other
+        assert has_edge(dot, branch, f"{branch}/other")
+        rest = math.fsum(largest[kind][10:])
+        assert _contribution(other) == format_change(rest, "currency", "USD")
+    assert "Only the 10 largest contributors are drawn" in dot
+
+
+def test_folded_boxes_keep_the_children_adding_up(wide: kpitree.Explanation) -> None:
+    dot = tree_dot(wide)
+    for branch in ("mix", "rate"):
+        children = [i for i in declared_ids(dot)
+                    if re.fullmatch(rf"{branch}/(tier=s\d\d|other)", i)]
+        shown = {i: _contribution(node_line(dot, i)) for i in children}
+        total = _contribution(node_line(dot, branch))
+        assert total == format_change(wide.totals[branch], "currency", "USD")
+        # the exact values behind the boxes add up to the branch total
+        segments = wide.segments.set_index("tier")
+        kept = [i.split("=")[1] for i in children if "=" in i]
+        other = math.fsum(v for t, v in segments[branch].items() if t not in kept)
+        assert math.fsum([*segments.loc[kept, branch], other]) == pytest.approx(
+            wide.totals[branch], abs=1e-12)
+        assert len(shown) == 11
+
+
+def test_twelve_segments_are_not_folded() -> None:
+    result = kpitree.explain(kpitree.load_tree(SAAS_TREE), wide_data(12), base="2026-09",
+                             compare="2026-10")
+    dot = tree_dot(result)
+    assert "mix/other" not in declared_ids(dot) and "Only the" not in dot
+
+
+def test_a_long_inner_table_folds_its_smallest_rows() -> None:
+    result = kpitree.explain(kpitree.load_tree(SAAS_TREE), wide_data(2, regions=20),
+                             base="2026-09", compare="2026-10", by=["tier", "region"])
+    line = node_line(tree_dot(result), "inner-mix/tier=s00")
+    assert "other 10" in line
+    assert line.count("<TR><TD ALIGN=\"LEFT\">r") == render.TOP_INNER_ROWS
+
+
+@needs_dot
+def test_large_tree_png_is_a_real_image(wide: kpitree.Explanation) -> None:
+    png = render_explanation(wide, format="png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert 800 < width < 4000 and height < 6000  # readable, not 40 × 5 boxes tall
+
+
+@needs_dot
+def test_png_dpi_scales_the_image(by_tier: kpitree.Explanation) -> None:
+    normal = struct.unpack(">II", render_explanation(by_tier, format="png")[16:24])
+    sharp = struct.unpack(">II", render_explanation(by_tier, format="png", dpi=144)[16:24])
+    assert sharp[0] == pytest.approx(normal[0] * 1.5, rel=0.02)

@@ -1,0 +1,180 @@
+"""Driver discovery: planted drivers are found, segments never overlap, the rest is exact."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kpitree
+from kpitree.cli import main
+from kpitree.drivers import REST, drivers
+from kpitree.errors import DataError, MethodError
+from kpitree.synthetic import DIMENSIONS, PLANTED, planted_users
+
+from .conftest import SAAS_TREE
+
+DIMS = list(DIMENSIONS)
+
+
+@pytest.fixture(scope="module")
+def tree() -> kpitree.Tree:
+    return kpitree.load_tree(SAAS_TREE)
+
+
+@pytest.fixture(scope="module")
+def users() -> pd.DataFrame:
+    return planted_users(100_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def found(tree, users):
+    return drivers(tree, users, base="p0", compare="p1", dims=DIMS)
+
+
+def _segments(result) -> dict[frozenset, float]:
+    rows = result.found[result.found["segment"] != REST]
+    return {frozenset(r.conditions.items()): r.contribution for r in rows.itertuples()}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_planted_drivers_are_recovered_with_their_signs(tree, seed):
+    result = drivers(tree, planted_users(100_000, seed=seed), base="p0", compare="p1",
+                     dims=DIMS)
+    segments = _segments(result)
+    planted = {frozenset(p.conditions): p.sign for p in PLANTED}
+    hits = [key for key, sign in planted.items()
+            if key in segments and np.sign(segments[key]) == sign]
+    recall = len(hits) / len(planted)
+    precision = len(hits) / len(segments)
+    assert recall == 1.0, f"seed {seed}: found {sorted(map(sorted, segments))}"
+    assert precision >= 0.8, f"seed {seed}: found {sorted(map(sorted, segments))}"
+
+
+def test_segments_and_rest_add_up_exactly_to_the_change(found):
+    total = found.found["contribution"].sum()
+    assert abs(total - found.delta) <= 1e-9 * max(1.0, abs(found.base.value))
+    assert abs(found.effects["value"].sum() - found.delta) <= 1e-9 * abs(found.base.value)
+    assert found.found["segment"].iloc[-1] == REST
+
+
+def test_segments_are_mutually_exclusive(found, users):
+    """Every user falls in exactly one segment (first matching rule) or the rest."""
+    member = np.zeros((len(users), len(found.rules)), dtype=bool)
+    for g, rule in enumerate(found.rules):
+        match = np.ones(len(users), dtype=bool)
+        for dim, value in rule:
+            match &= (users[dim] == value).to_numpy()
+        member[:, g] = match
+    first = np.where(member.any(axis=1), member.argmax(axis=1), len(found.rules))
+    # Shares computed from the first-match assignment equal the reported shares.
+    for period, column in (("p0", "base_share"), ("p1", "compare_share")):
+        in_period = (users["period"] == period).to_numpy()
+        counts = np.bincount(first[in_period], minlength=len(found.found))
+        expected = counts / in_period.sum()
+        assert np.allclose(found.found[column].fillna(0).to_numpy(), expected, atol=1e-12)
+    # Each segment's label names the earlier segments it overlaps.
+    for row in found.found.itertuples():
+        if row.excludes:
+            assert "excl." in row.segment
+
+
+def test_launched_tier_is_always_reported_as_entered(found):
+    first = found.found.iloc[0]
+    assert first["conditions"] == {"tier": "business"}
+    assert first["status"] == "entered" and first["reason"] == "entered"
+    assert first["rate"] == 0.0 and first["mix"] > 0
+
+
+def test_a_small_launched_value_is_reported_even_below_the_threshold(tree):
+    data = planted_users(20_000, seed=5, change=False)
+    extra = data[data["period"] == "p1"].head(3).assign(channel="tiktok")
+    result = drivers(tree, pd.concat([data, extra]), base="p0", compare="p1",
+                     dims=["tier", "channel"], min_effect=0.5)
+    assert {"channel": "tiktok"} in list(result.found["conditions"])
+
+
+def test_dimension_ranking_puts_the_tier_first(found):
+    assert found.ranking["dimension"].iloc[0] == "tier"
+    assert list(found.ranking["rank"]) == list(range(1, len(DIMS) + 1))
+    assert (found.ranking["score"] >= 0).all()
+
+
+def test_contribution_of_one_segment_is_its_shapley_mix_plus_rate(tree):
+    """Hand-checkable: two segments; a's users pay 10 → 12, b stays at 20; shares 50/50 → 40/60."""
+    data = pd.DataFrame({
+        "period": ["p0", "p0", "p1", "p1"], "tier": ["a", "b", "a", "b"],
+        "active_users": [50.0, 50.0, 40.0, 60.0], "addon_users": 0.0,
+        "base_revenue": [500.0, 1000.0, 480.0, 1200.0], "addon_revenue": 0.0,
+        "usage_revenue": 0.0,
+    })
+    result = drivers(tree, data, base="p0", compare="p1", dims=["tier"], min_effect=0.0,
+                     max_segments=1)
+    # A0 = 15, A1 = 16.8, Ā = 15.9; the contribution of b: Δs·(r̄ − Ā) + s̄·Δr
+    b = 0.1 * (20 - 15.9) + 0.55 * 0
+    a = -0.1 * (11 - 15.9) + 0.45 * 2
+    contributions = dict(zip(result.found["segment"], result.found["contribution"], strict=True))
+    assert contributions.get("tier=a", contributions.get(REST)) == pytest.approx(a)
+    assert sum(contributions.values()) == pytest.approx(1.8)
+    assert a + b == pytest.approx(1.8)
+
+
+def test_same_input_same_output(tree, users):
+    first = drivers(tree, users, base="p0", compare="p1", dims=DIMS, replicates=50, seed=3)
+    second = drivers(tree, users, base="p0", compare="p1", dims=DIMS, replicates=50, seed=3)
+    assert first.to_json() == second.to_json()
+
+
+def test_json_has_the_split_order_and_the_explain_contract(found):
+    data = json.loads(found.to_json())
+    assert data["by"] == ["split"]
+    assert data["drivers"]["split_order"][:3] == [
+        "tier=business", "tier=enterprise", "tier=pro & region=EU"]
+    assert {"kind", "segment", "path", "value"} <= set(data["effects"][0])
+    assert sum(e["value"] for e in data["effects"]) == pytest.approx(data["delta"], abs=1e-9)
+
+
+def test_table_and_image(found, tmp_path):
+    text = str(found)
+    assert "Segments in split order" in text and "tier=business (new)" in text
+    pytest.importorskip("graphviz")
+    try:
+        found.render(tmp_path / "drivers.svg")
+    except kpitree.RenderError as exc:  # Graphviz's dot missing: not this test's concern
+        pytest.skip(str(exc))
+    assert (tmp_path / "drivers.svg").read_text().startswith("<?xml")
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"dims": []}, MethodError, "at least one dimension"),
+    ({"dims": ["tier"], "depth": 0}, MethodError, "--depth 0"),
+    ({"dims": ["tier"], "max_segments": 0}, MethodError, "--max-segments 0"),
+    ({"dims": ["tier"], "min_effect": 2.0}, MethodError, "--min-effect 2"),
+    ({"dims": ["tierr"]}, DataError, "Did you mean 'tier'?"),
+])
+def test_bad_arguments_are_reported(tree, kwargs, error, message):
+    data = planted_users(2_000, seed=1)
+    with pytest.raises(error, match=message):
+        drivers(tree, data, base="p0", compare="p1", **kwargs)
+
+
+def test_unknown_period_lists_the_periods(tree):
+    with pytest.raises(DataError, match=r"period 'p9' is not in the data.*'p0', 'p1'"):
+        drivers(tree, planted_users(2_000, seed=1), base="p0", compare="p9", dims=["tier"])
+
+
+def test_cli_drivers(tmp_path, capsys):
+    path = tmp_path / "users.csv"
+    planted_users(30_000, seed=2).to_csv(path, index=False)
+    code = main(["drivers", str(SAAS_TREE), str(path), "--base", "p0", "--compare", "p1",
+                 "--dims", "tier", "region", "device", "--bootstrap", "50", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["drivers"]["split_order"][0] == "tier=business"
+    assert "interval" in out["effects"][0] and "intervals" in out
+    code = main(["drivers", str(SAAS_TREE), str(path), "--base", "p0", "--compare", "p1",
+                 "--dims", "tier", "regoin"])
+    assert code == 2
+    assert "Did you mean 'region'?" in capsys.readouterr().err
