@@ -73,6 +73,27 @@ def explain(
         >>> abs(result.effects["value"].sum() - result.delta) < 1e-9  # doctest: +SKIP
         True
     """
+    dims = check_options(tree, by=by, method=method, period_column=period_column)
+    name = "data" if isinstance(data, pd.DataFrame) else str(data)
+    frame = load_data(data, tree, by=dims, period_column=period_column)
+    base_period = check_period(frame, base, name, period_column)
+    compare_period = check_period(frame, compare, name, period_column)
+    frame = frame[frame[period_column].isin([base_period, compare_period])]
+    sums = aggregate(frame, tree, by=dims, period_column=period_column)
+    cells = _cells(sums, tree, dims, period_column, base_period, compare_period, name)
+    return attribute(tree, cells, dims=dims, method=method,
+                     periods=(base_period, compare_period))
+
+
+def check_options(
+    tree: Tree, *, by: Sequence[str] | None, method: str, period_column: str
+) -> list[str]:
+    """Check the method and the segment dimensions; return the dimensions to use.
+
+    Raises:
+        MethodError: unknown method (with a suggestion).
+        DataError: a dimension repeats or is the period column.
+    """
     if method not in METHODS:
         raise MethodError(
             f"unknown method '{method}'.{did_you_mean(method, METHODS)} "
@@ -83,15 +104,7 @@ def explain(
         raise DataError(f"segment dimensions repeat: {', '.join(dims)}")
     if period_column in dims:
         raise DataError(f"'{period_column}' is the period column; it cannot also be a segment")
-    name = "data" if isinstance(data, pd.DataFrame) else str(data)
-    frame = load_data(data, tree, by=dims, period_column=period_column)
-    base_period = check_period(frame, base, name, period_column)
-    compare_period = check_period(frame, compare, name, period_column)
-    frame = frame[frame[period_column].isin([base_period, compare_period])]
-    sums = aggregate(frame, tree, by=dims, period_column=period_column)
-    cells = _cells(sums, tree, dims, period_column, base_period, compare_period, name)
-    return attribute(tree, cells, dims=dims, method=method,
-                     periods=(base_period, compare_period))
+    return dims
 
 
 @dataclass(frozen=True)

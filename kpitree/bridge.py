@@ -35,12 +35,14 @@ from typing import TYPE_CHECKING, Any
 from kpitree.errors import RenderError
 from kpitree.formatting import format_change, format_pct_change, format_value, value_kind
 from kpitree.render import (
+    FORMATS,
     MUTED,
     NEGATIVE,
     NEGATIVE_BORDER,
     NEUTRAL_BORDER,
     POSITIVE,
     POSITIVE_BORDER,
+    image_format,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
 
     from kpitree.result import Explanation
 
-FORMATS = ("png", "svg", "pdf")
 RATE_BY = ("component", "segment")
 TOP = 6  # bars kept per group (mix, rate) before the rest is folded into "other"
 DPI = 150
@@ -272,7 +273,7 @@ def render_bridge(result: Explanation, path: str | Path | None = None, *,
         >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"  # doctest: +SKIP
         True
     """
-    fmt = _format(path, format)
+    fmt = image_format(path, format, default="png", what="bridge")
     figure = bridge_figure(result, rate_by=rate_by, top=top)
     data = figure_bytes(figure, fmt)
     if path is not None:
@@ -339,22 +340,3 @@ def _statuses(result: Explanation, outer: str | None) -> dict[Any, str]:
 def _segment_label(value: Any, status: str) -> str:
     mark = {"entered": "\n(new)", "exited": "\n(gone)"}.get(status, "")
     return f"{value}{mark}"
-
-
-def _format(path: str | Path | None, format: str | None) -> str:
-    allowed = ", ".join(FORMATS)
-    suffix = Path(path).suffix.lower().lstrip(".") if path is not None else ""
-    if format is not None:
-        fmt = format.lower().lstrip(".")
-        if fmt not in FORMATS:
-            raise RenderError(f"cannot draw the bridge as '{format}'; formats: {allowed}")
-        if suffix and suffix != fmt:
-            raise RenderError(f"{path} ends in .{suffix} but format '{format}' was asked for; "
-                              "make them agree")
-        return fmt
-    if path is None:
-        return "png"
-    if suffix not in FORMATS:
-        raise RenderError(f"cannot tell the image format of {path}: use a .png, .svg or .pdf "
-                          f"file, or pass format= ({allowed})")
-    return suffix

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kpitree.data import DataSource, _numbers, _row, check_period, read_table
-from kpitree.errors import DataError, did_you_mean, listing
+from kpitree.data import DataSource, check_period, checked_numbers, read_for_tree, row_name
+from kpitree.errors import DataError
 from kpitree.evaluate import node_values
 from kpitree.tree import Tree
 
@@ -64,7 +64,7 @@ def _factorize(
     if missing.any():
         position = int(np.flatnonzero(missing)[0])
         raise DataError(
-            f"{name}: column '{column}' has an empty label at {_row(position, offset)}; "
+            f"{name}: column '{column}' has an empty label at {row_name(position, offset)}; "
             "fill it in (e.g. 'unknown') so the row belongs to a segment"
         )
     # Distinct raw values may strip to the same label (' EU' and 'EU'): merge them, sorted.
@@ -92,23 +92,7 @@ def load_rows(
         raise DataError(f"segment dimensions repeat: {', '.join(dims)}")
     if period_column in dims:
         raise DataError(f"'{period_column}' is the period column; it cannot also be a segment")
-    frame, name, offset = read_table(data)
-    if frame.empty:
-        raise DataError(f"{name}: the data has no rows")
-    available = [str(c) for c in frame.columns]
-
-    def require(column: str, role: str) -> None:
-        if column not in frame.columns:
-            raise DataError(
-                f"{name}: missing column '{column}' ({role}).{did_you_mean(column, available)}"
-                f" Columns present: {listing(available)}"
-            )
-
-    require(period_column, "the period; use --period-column to name another")
-    for dim in dims:
-        require(dim, "a segment dimension")
-    for node, column in tree.columns.items():
-        require(column, f"needed by node '{node}' of {tree.spec.source}")
+    frame, name, offset = read_for_tree(data, tree, dims=dims, period_column=period_column)
 
     period_codes, period_labels = _factorize(frame[period_column], period_column, name, offset)
     present = pd.DataFrame({period_column: list(period_labels)})
@@ -122,7 +106,7 @@ def load_rows(
     for j, node in enumerate(names):
         column = tree.columns[node]
         # Checked on every row (a bad value in another period is still bad data).
-        measures[:, j] = _numbers(frame[column], column, name, offset,
+        measures[:, j] = checked_numbers(frame[column], column, name, offset,
                                   count=column in counts).to_numpy()[keep]
     codes = np.empty((measures.shape[0], len(dims)), dtype=np.int64)
     labels = []

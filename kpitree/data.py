@@ -86,24 +86,15 @@ def _first_long_line(path: Path) -> int:
     return 2
 
 
-def load_data(
-    source: DataSource,
-    tree: Tree,
-    *,
-    by: Sequence[str] | None = None,
-    period_column: str = "period",
-) -> pd.DataFrame:
-    """Load and check the data for ``tree``; return a new frame with the needed columns.
+def read_for_tree(
+    source: DataSource, tree: Tree, *, dims: Sequence[str], period_column: str
+) -> tuple[pd.DataFrame, str, int]:
+    """Read a source and check it has rows and every column the tree and dimensions need.
 
-    Columns: ``period_column`` and the segment dimensions as text, then one float column per
-    column node (named after the *node*, not the data column).
-
-    Raises:
-        DataError: missing or misspelt column, missing/non-numeric/infinite value, negative
-            count, missing segment label, empty data. Messages name the column and first row.
+    Returns what :func:`read_table` returns. Raises :class:`DataError` naming a missing column,
+    suggesting a close name and listing the columns present.
     """
     frame, name, offset = read_table(source)
-    dims = list(tree.segments if by is None else by)
     if frame.empty:
         raise DataError(f"{name}: the data has no rows")
     available = [str(c) for c in frame.columns]
@@ -120,17 +111,39 @@ def load_data(
         require(dim, "a segment dimension")
     for node, column in tree.columns.items():
         require(column, f"needed by node '{node}' of {tree.spec.source}")
+    return frame, name, offset
+
+
+def load_data(
+    source: DataSource,
+    tree: Tree,
+    *,
+    by: Sequence[str] | None = None,
+    period_column: str = "period",
+) -> pd.DataFrame:
+    """Load and check the data for ``tree``; return a new frame with the needed columns.
+
+    Columns: ``period_column`` and the segment dimensions as text, then one float column per
+    column node (named after the *node*, not the data column).
+
+    Raises:
+        DataError: missing or misspelt column, missing/non-numeric/infinite value, negative
+            count, missing segment label, empty data. Messages name the column and first row.
+    """
+    dims = list(tree.segments if by is None else by)
+    frame, name, offset = read_for_tree(source, tree, dims=dims, period_column=period_column)
 
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for column in [period_column, *dims]:
         out[column] = _labels(frame[column], column, name, offset)
     counts = set(tree.count_columns)
     for node, column in tree.columns.items():
-        out[node] = _numbers(frame[column], column, name, offset, count=column in counts)
+        out[node] = checked_numbers(frame[column], column, name, offset, count=column in counts)
     return out
 
 
-def _row(position: int, offset: int) -> str:
+def row_name(position: int, offset: int) -> str:
+    """What the user sees for a 0-based row: ``line N`` of a CSV, else ``row N``."""
     return f"line {position + offset}" if offset else f"row {position}"
 
 
@@ -143,13 +156,16 @@ def _labels(series: pd.Series, column: str, name: str, offset: int) -> pd.Series
     if missing.any():
         position = int(np.flatnonzero(missing)[0])
         raise DataError(
-            f"{name}: column '{column}' has an empty label at {_row(position, offset)}; "
+            f"{name}: column '{column}' has an empty label at {row_name(position, offset)}; "
             "fill it in (e.g. 'unknown') so the row belongs to a segment"
         )
     return text.astype(object)
 
 
-def _numbers(series: pd.Series, column: str, name: str, offset: int, *, count: bool) -> pd.Series:
+def checked_numbers(
+    series: pd.Series, column: str, name: str, offset: int, *, count: bool
+) -> pd.Series:
+    """A measure column as floats; raises :class:`DataError` for the first bad cell."""
     if pd.api.types.is_bool_dtype(series):
         raise DataError(f"{name}: column '{column}' holds true/false values, not numbers")
     if pd.api.types.is_numeric_dtype(series):
@@ -163,7 +179,7 @@ def _numbers(series: pd.Series, column: str, name: str, offset: int, *, count: b
     if bad.any():
         position = int(np.flatnonzero(bad)[0])
         raw = "" if text is None else text.iloc[position]
-        where = f"column '{column}' at {_row(position, offset)}"
+        where = f"column '{column}' at {row_name(position, offset)}"
         if text is not None and raw not in ("", "nan", "NaN", "NA", "null", "None"):
             if np.isinf(array[position]):
                 raise DataError(f"{name}: infinite value '{raw}' in {where}; use a finite number")
@@ -178,7 +194,7 @@ def _numbers(series: pd.Series, column: str, name: str, offset: int, *, count: b
         position = int(np.flatnonzero(array < 0)[0])
         raise DataError(
             f"{name}: negative count {array[position]:g} in column '{column}' at "
-            f"{_row(position, offset)}; counts (weights and denominators) must be ≥ 0"
+            f"{row_name(position, offset)}; counts (weights and denominators) must be ≥ 0"
         )
     return pd.Series(array, index=values.index, dtype=float)
 

@@ -124,7 +124,7 @@ def render_explanation(
         >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"  # doctest: +SKIP
         True
     """
-    fmt = _output_format(path, format)
+    fmt = image_format(path, format, what="tree image")
     graphviz = _graphviz()
     graph = tree_graph(result)
     if dpi is not None and fmt == "png":
@@ -553,19 +553,25 @@ def _graphviz() -> Any:
     return graphviz
 
 
-def _output_format(path: str | Path | None, format: str | None) -> str:
+def image_format(
+    path: str | Path | None, format: str | None, *, default: str = "svg", what: str = "image"
+) -> str:
+    """The output format from ``format`` or the path's suffix (they must agree).
+
+    Shared by every image kpitree writes (the tree here, the bridge in :mod:`kpitree.bridge`).
+    """
     allowed = ", ".join(FORMATS)
     suffix = Path(path).suffix.lower().lstrip(".") if path is not None else ""
     if format is not None:
         fmt = format.lower().lstrip(".")
         if fmt not in FORMATS:
-            raise RenderError(f"cannot render format '{format}'; formats: {allowed}")
+            raise RenderError(f"cannot write the {what} as '{format}'; formats: {allowed}")
         if suffix and suffix != fmt:
             raise RenderError(f"{path} ends in .{suffix} but format '{format}' was asked for; "
                               "make them agree")
         return fmt
     if path is None:
-        return "svg"
+        return default
     if suffix not in FORMATS:
         raise RenderError(f"cannot tell the image format of {path}: use a .png, .svg or .pdf "
                           f"file, or pass format= ({allowed})")

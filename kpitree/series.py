@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from kpitree.attribution import METHODS, attribute, cells_from_sums
+from kpitree.attribution import attribute, cells_from_sums, check_options
 from kpitree.data import DataSource, check_period, load_data, periods_in
-from kpitree.errors import DataError, MethodError, did_you_mean
+from kpitree.errors import DataError
 from kpitree.evaluate import aggregate, describe_rows, node_values
 from kpitree.result import EFFECT_KINDS, RELATIVE_TOLERANCE, AttributionError, Explanation
 
@@ -58,16 +58,7 @@ def load_sums(
     period_column: str = "period",
 ) -> Loaded:
     """Load and check ``data`` once; sum every column node per period × finest segment."""
-    if method not in METHODS:
-        raise MethodError(
-            f"unknown method '{method}'.{did_you_mean(method, METHODS)} "
-            f"Methods: {', '.join(METHODS)}"
-        )
-    dims = list(tree.segments if by is None else by)
-    if len(set(dims)) != len(dims):
-        raise DataError(f"segment dimensions repeat: {', '.join(dims)}")
-    if period_column in dims:
-        raise DataError(f"'{period_column}' is the period column; it cannot also be a segment")
+    dims = check_options(tree, by=by, method=method, period_column=period_column)
     name = "data" if isinstance(data, pd.DataFrame) else str(data)
     frame = load_data(data, tree, by=dims, period_column=period_column)
     sums = aggregate(frame, tree, by=dims, period_column=period_column)

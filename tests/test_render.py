@@ -275,7 +275,7 @@ def test_missing_dot_fails_loudly_with_the_install_line(
 @pytest.mark.parametrize(
     ("path", "fmt", "message"),
     [
-        (None, "jpeg", "cannot render format 'jpeg'; formats: png, svg, pdf"),
+        (None, "jpeg", "cannot write the tree image as 'jpeg'; formats: png, svg, pdf"),
         ("tree.gif", None, "use a .png, .svg or .pdf file"),
         ("tree", None, "use a .png, .svg or .pdf file"),
         ("tree.svg", "png", "tree.svg ends in .svg but format 'png' was asked for"),
