@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from kpitree import __version__
 from kpitree.attribution import METHODS, explain
@@ -26,6 +26,9 @@ from kpitree.cli_events import (
 from kpitree.data import load_data
 from kpitree.errors import KpitreeError
 from kpitree.tree import load_tree
+
+if TYPE_CHECKING:
+    from kpitree.result import Explanation
 
 FORMATS = ("table", "json", "csv")
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
@@ -169,10 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    if args.image and Path(args.image).suffix.lower() not in IMAGE_FORMATS:
-        raise UsageError(
-            f"--image {args.image}: use a .png, .svg or .pdf file name"
-        )
+    _check_image(args)
     tree = load_tree(args.tree)
     if is_raw(args):
         return explain_raw(args, tree)
@@ -189,6 +189,19 @@ def _explain(args: argparse.Namespace) -> int:
     else:
         result = explain(tree, args.data, base=args.base, compare=args.compare, by=args.by,
                          method=args.method, period_column=args.period_column)
+    from kpitree.table import format_table
+
+    return _emit(result, args, format_table)
+
+
+def _check_image(args: argparse.Namespace) -> None:
+    if args.image and Path(args.image).suffix.lower() not in IMAGE_FORMATS:
+        raise UsageError(f"--image {args.image}: use a .png, .svg or .pdf file name")
+
+
+def _emit(result: Explanation, args: argparse.Namespace,
+          format_text: Callable[..., str]) -> int:
+    """Write the image if asked, then the result on stdout as json, csv or a text table."""
     if args.image:
         result.render(args.image)
     if args.output_format == "json":
@@ -196,11 +209,11 @@ def _explain(args: argparse.Namespace) -> int:
     elif args.output_format == "csv":
         table = result.effects.copy()
         table["path"] = ["/".join(p) for p in table["path"]]
+        if result.intervals is not None:
+            table = table.join(result.intervals.effects)
         print(table.to_csv(index=False), end="")
     else:
-        from kpitree.table import format_table
-
-        print(format_table(result, top=args.top))
+        print(format_text(result, top=args.top))
     if args.image:
         print(f"wrote {args.image}", file=sys.stderr)
     return 0
@@ -244,8 +257,7 @@ def _drivers(args: argparse.Namespace) -> int:
     from kpitree.drivers import drivers
     from kpitree.drivers_table import format_drivers
 
-    if args.image and Path(args.image).suffix.lower() not in IMAGE_FORMATS:
-        raise UsageError(f"--image {args.image}: use a .png, .svg or .pdf file name")
+    _check_image(args)
     if args.bootstrap < 0:
         raise UsageError(f"--bootstrap {args.bootstrap}: use 0 (no intervals) or a count ≥ 10")
     tree = load_tree(args.tree)
@@ -253,21 +265,7 @@ def _drivers(args: argparse.Namespace) -> int:
                      depth=args.depth, max_segments=args.max_segments,
                      min_effect=args.min_effect, replicates=args.bootstrap, level=args.level,
                      seed=args.seed, period_column=args.period_column)
-    if args.image:
-        result.render(args.image)
-    if args.output_format == "json":
-        print(result.to_json())
-    elif args.output_format == "csv":
-        table = result.effects.copy()
-        table["path"] = ["/".join(p) for p in table["path"]]
-        if result.intervals is not None:
-            table = table.join(result.intervals.effects)
-        print(table.to_csv(index=False), end="")
-    else:
-        print(format_drivers(result, top=args.top))
-    if args.image:
-        print(f"wrote {args.image}", file=sys.stderr)
-    return 0
+    return _emit(result, args, format_drivers)
 
 
 def _report(args: argparse.Namespace) -> int:
