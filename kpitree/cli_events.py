@@ -89,9 +89,9 @@ def explain_raw(args: argparse.Namespace, tree: Any) -> int:
     if getattr(args, "cross", False):
         raise RawUsageError("--cross takes an aggregated table; run without --cross on raw "
                             "events")
-    source = connect(args.data, events=args.events, users=args.users, engine=args.engine)
-    raw = aggregate(tree, source, periods=[args.base, args.compare], by=args.by,
-                    progress=progress_printer(args.progress))
+    with connect(args.data, events=args.events, users=args.users, engine=args.engine) as source:
+        raw = aggregate(tree, source, periods=[args.base, args.compare], by=args.by,
+                        progress=progress_printer(args.progress))
     base, compare = (p.label for p in raw.periods)
     result = explain(tree, raw.frame, base=base, compare=compare, by=args.by,
                      method=args.method)

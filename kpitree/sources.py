@@ -42,6 +42,19 @@ class Source:
     tables: dict[str, str] = field(default_factory=dict)
     spark: Any = None
 
+    def close(self) -> None:
+        """Close the engine connection (a Spark session passed in stays the caller's)."""
+        if self.engine != "spark":
+            disconnect = getattr(self.backend, "disconnect", None)
+            if disconnect is not None:
+                disconnect()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def table(self, role: str, default: str) -> Any:
         """The ibis table for ``role`` (``events``/``users``); ``default`` is the tree's name.
 

@@ -46,11 +46,14 @@ def spark():
 @pytest.fixture(scope="session")
 def sources(generated, postgres_url, spark):
     copy_to_postgres(generated.folder, postgres_url)
-    return {
+    opened = {
         "duckdb": connect(generated.folder),
         "postgres": connect(postgres_url),
         "spark": connect(generated.folder, spark=spark),
     }
+    yield opened
+    for source in opened.values():
+        source.close()
 
 
 def _tree(name):
@@ -82,6 +85,6 @@ def test_three_engines_agree_to_the_cent(sources, generated, name):
 
 def test_postgres_reports_unknown_table(postgres_url, generated):
     tree = _tree("arpu_blended")
-    source = connect(postgres_url, events="event_log")
-    with pytest.raises(kpitree.DataError, match=r"no table 'event_log'.*Did you mean 'events'"):
+    with (connect(postgres_url, events="event_log") as source,
+          pytest.raises(kpitree.DataError, match=r"no table 'event_log'.*Did you mean 'events'")):
         aggregate(tree, source, periods=[generated.base, generated.compare])
