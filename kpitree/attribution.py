@@ -147,6 +147,27 @@ def cells_from_sums(
     return _cells(sums, tree, list(dims), period_column, base, compare, source)
 
 
+def _canonical(cells: Cells, dims: list[str]) -> Cells:
+    """One row per segment, sorted by the dimensions (a no-op for :func:`explain`'s cells)."""
+    if not dims:
+        if len(cells.keys) == 1:
+            return cells
+        keys = pd.DataFrame(index=pd.RangeIndex(1))
+        return Cells(keys, {m: np.array([v.sum()]) for m, v in cells.base.items()},
+                     {m: np.array([v.sum()]) for m, v in cells.compare.items()}, cells.source)
+    keys = cells.keys[dims].reset_index(drop=True)
+    codes = keys.groupby(dims, sort=True, observed=True).ngroup().to_numpy()
+    if np.array_equal(codes, np.arange(len(keys))):
+        return cells
+    unique = keys.drop_duplicates().sort_values(dims).reset_index(drop=True)
+    size = len(unique)
+
+    def summed(side: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {m: np.bincount(codes, weights=v, minlength=size) for m, v in side.items()}
+
+    return Cells(unique, summed(cells.base), summed(cells.compare), cells.source)
+
+
 @dataclass(frozen=True)
 class _Level:
     """One segmentation level: its groups, their parents, weights, rates and node values."""
@@ -202,8 +223,14 @@ def _levels(tree: Tree, cells: Cells, dims: list[str], periods: tuple[str, str])
 def attribute(
     tree: Tree, cells: Cells, *, dims: Sequence[str], method: str, periods: tuple[str, str],
 ) -> Explanation:
-    """Attribute the root's change given aligned cell sums (the array-level entry point)."""
+    """Attribute the root's change given aligned cell sums (the array-level entry point).
+
+    ``cells`` may come in any order and repeat a segment (callers such as driver discovery
+    build their own): they are summed per segment and sorted first, so every level's groups
+    and the finest cells line up.
+    """
     dims = list(dims)
+    cells = _canonical(cells, dims)
     levels = _levels(tree, cells, dims, periods)
     total = levels[0]
     weights = [total.values[t][tree.weight][0] for t in (0, 1)]

@@ -47,7 +47,7 @@ import html
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -197,6 +197,7 @@ class _Node:
     status: str = "both"
     note: str | None = None  # a badge, e.g. "NEW in 2026-10"
     role: str = "part"  # root | branch | segment | part | inner
+    interval: tuple[float, float] | None = None  # bootstrap interval of the contribution
 
 
 @dataclass(frozen=True)
@@ -235,8 +236,34 @@ class _View:
         )
         if not result.by:
             total = _group(result.parts, level=None)
-            return [root, *self.structure(total, parent="root", prefix="total", status="both")]
-        return [root, *self.segmented()]
+            nodes = [root, *self.structure(total, parent="root", prefix="total", status="both")]
+        else:
+            nodes = [root, *self.segmented()]
+        intervals = self.intervals()
+        return [replace(n, interval=intervals.get(n.id)) for n in nodes] if intervals else nodes
+
+    def intervals(self) -> dict[str, tuple[float, float]]:
+        """Bootstrap intervals by node id: the change, the totals, each mix and driver effect.
+
+        A segment's rate box has none: an interval of a sum is not the sum of intervals, and
+        the bootstrap reports intervals per effect row.
+        """
+        result = self.result
+        if result.intervals is None:
+            return {}
+        totals = result.intervals.totals
+        found = {node: totals[kind] for node, kind in
+                 (("root", "delta"), ("mix", "mix"), ("rate", "rate")) if kind in totals}
+        bounds = result.intervals.effects
+        dim = result.by[0] if result.by else None
+        for index, row in result.effects.iterrows():
+            interval = (float(bounds.at[index, "low"]), float(bounds.at[index, "high"]))
+            if row["kind"] == "mix" and row["level"] == dim:
+                found[f"mix/{_segment_key({dim: row[dim]})}"] = interval
+            elif row["kind"] == "rate" and len(result.by) <= 1:
+                prefix = f"rate/{_segment_key({dim: row[dim]})}" if dim else "total"
+                found[f"{prefix}/{'.'.join(row['path'][1:])}"] = interval
+        return found
 
     def segmented(self) -> list[_Node]:
         result = self.result
@@ -423,6 +450,11 @@ def _node_label(node: _Node, view: _View) -> str:
         rows.append(f'<TR><TD ALIGN="LEFT" COLSPAN="2"><FONT COLOR="{STATUS_COLOUR}"><B>'
                     f"{_esc(node.note)}</B></FONT></TD></TR>")
     rows.extend(f'<TR><TD ALIGN="LEFT" COLSPAN="2">{line}</TD></TR>' for line in node.lines)
+    if node.interval is not None and node.interval != (0.0, 0.0):  # exact zeros: no interval
+        low, high = node.interval
+        noise = "  ·  ≈ noise" if low <= 0.0 <= high else ""
+        text = f"interval {view.contribution(low)} … {view.contribution(high)}{noise}"
+        rows.append(f'<TR><TD ALIGN="LEFT" COLSPAN="2">{_muted(text)}</TD></TR>')
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
             f'{"".join(rows)}</TABLE>>')
 
@@ -452,6 +484,12 @@ def _title(view: _View, nodes: list[_Node]) -> str:
               f"Green raises {view.root_label}, red lowers it, grey ≈ 0; deeper colour = larger."]
     if any(node.note for node in nodes):
         legend[-1] += " Dashed: present in one period only."
+    if result.intervals is not None:
+        legend.append(
+            f"Intervals: {format_value(result.intervals.level, 'percent')} "
+            f"{result.intervals.method} ({result.intervals.replicates} replicates, seed "
+            f"{result.intervals.seed}); '≈ noise' where one spans zero."
+        )
     if any(node.id.endswith("/other") for node in nodes):
         legend.append(f"Only the {TOP_SEGMENTS} largest contributors are drawn; the others are "
                       "summed exactly in 'other N segments'.")

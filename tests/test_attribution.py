@@ -273,3 +273,22 @@ def test_exact_even_with_subnormal_values(method):
     ])
     result = kpitree.explain(tree, data, base="p0", compare="p1", method=method)
     assert result.effects["value"].sum() == pytest.approx(result.delta, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("method", kpitree.METHODS)
+def test_attribute_accepts_cells_in_any_order_and_repeated(method):
+    """Callers such as driver discovery build Cells in their own order; found by a render whose
+    driver boxes showed another segment's effects."""
+    from kpitree.attribution import Cells, attribute
+
+    keys = pd.DataFrame({"tier": ["pro", "basic", "pro"]})  # unsorted, 'pro' twice
+    cells = Cells(keys, base={"revenue": np.array([600.0, 800.0, 400.0]),
+                              "users": np.array([12.0, 80.0, 8.0])},
+                  compare={"revenue": np.array([1200.0, 660.0, 1200.0]),
+                           "users": np.array([20.0, 60.0, 20.0])})
+    result = attribute(SIMPLE, cells, dims=["tier"], method=method, periods=("p0", "p1"))
+    expected = kpitree.explain(SIMPLE, TWO_TIERS, base="p0", compare="p1", method=method)
+    pd.testing.assert_frame_equal(result.effects, expected.effects)
+    parts = result.parts[(result.parts["level"] == "tier") & (result.parts["kind"] == "driver")]
+    rate = result.effects[result.effects["kind"] == "rate"].set_index("tier")["value"]
+    assert parts.set_index("tier")["effect"].to_dict() == pytest.approx(rate.to_dict())

@@ -476,3 +476,24 @@ def test_png_dpi_scales_the_image(by_tier: kpitree.Explanation) -> None:
     normal = struct.unpack(">II", render_explanation(by_tier, format="png")[16:24])
     sharp = struct.unpack(">II", render_explanation(by_tier, format="png", dpi=144)[16:24])
     assert sharp[0] == pytest.approx(normal[0] * 1.5, rel=0.02)
+
+
+def test_intervals_appear_in_the_tree_image():
+    """Issue 6: bootstrap intervals are shown in the image, with '≈ noise' where they span 0."""
+    from kpitree.bootstrap import with_intervals
+    from kpitree.synthetic import planted_users
+
+    data = planted_users(5000, seed=3)
+    tree = kpitree.load_tree(ROOT / "trees" / "saas_arpu.yaml")
+    result = with_intervals(kpitree.explain(tree, data, base="p0", compare="p1", by=["tier"]),
+                            data, replicates=50, seed=1)
+    dot = tree_dot(result)
+    low, high = result.intervals.totals["mix"]
+    fmt = "interval {} … {}".format(
+        *(html.escape(format_change(v, "currency", "USD")) for v in (low, high)))
+    assert fmt in dot
+    assert "Intervals: 95.0 %" in dot
+    noisy = result.intervals.effects["noise"].any()
+    assert ("≈ noise" in dot) == bool(noisy)
+    assert "interval" not in tree_dot(kpitree.explain(tree, data, base="p0", compare="p1",
+                                                      by=["tier"]))
