@@ -37,6 +37,7 @@ import pandas as pd
 
 from kpitree.attribution import (
     Cells,
+    _canonical,
     _levels,
     _parts_frame,
     filled_driver_values,
@@ -171,6 +172,9 @@ def explain_cross(
     cells = Cells(keys=keys,
                   base={n: table.sums[0, :, j] for j, n in enumerate(rows.names)},
                   compare={n: table.sums[1, :, j] for j, n in enumerate(rows.names)})
+    if _canonical(cells, dims) is not cells:  # pragma: no cover - the table's cells are sorted
+        raise RuntimeError("internal error: cross-classified cells must be unique and sorted "
+                           "so that cell arrays line up with the finest level")
     levels = _levels(tree, cells, dims, rows.periods)
     finest = levels[-1]
     driver0, driver1 = filled_driver_values(tree, finest)
