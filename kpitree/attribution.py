@@ -107,6 +107,19 @@ def check_options(
     return dims
 
 
+def check_total_weights(
+    tree: Tree, totals: Sequence[float], periods: Sequence[str], source: str
+) -> None:
+    """Raise :class:`DataError` when the total weight of a period is zero (root undefined)."""
+    for period, total in zip(periods, totals, strict=True):
+        if total <= 0:
+            raise DataError(
+                f"{source}: the total of '{tree.weight}' "
+                f"(column '{tree.columns.get(tree.weight, '?')}') is zero in period "
+                f"{period}; {tree.root} is undefined there: choose another period"
+            )
+
+
 @dataclass(frozen=True)
 class Cells:
     """Column-node sums per finest segment, aligned across the two periods."""
@@ -234,13 +247,7 @@ def attribute(
     levels = _levels(tree, cells, dims, periods)
     total = levels[0]
     weights = [total.values[t][tree.weight][0] for t in (0, 1)]
-    for t, weight in enumerate(weights):
-        if weight <= 0:
-            raise DataError(
-                f"{cells.source}: the total of '{tree.weight}' "
-                f"(column '{tree.columns.get(tree.weight, '?')}') is zero in period "
-                f"{periods[t]}; {tree.root} is undefined there: choose another period"
-            )
+    check_total_weights(tree, weights, periods, cells.source)
     values = [float(total.values[t][tree.root][0]) for t in (0, 1)]
     if method == "lmdi":
         results, cell_rate = _lmdi(tree, levels)

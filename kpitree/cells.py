@@ -36,6 +36,7 @@ class Rows:
     period: np.ndarray  # (rows,) 0 or 1
     measures: np.ndarray  # (rows, measures) float, columns in ``names`` order
     names: tuple[str, ...]  # the tree's column nodes
+    source: str = "data"  # the data's name, for messages
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def load_rows(
         measures = np.concatenate([measures, measures])
         period = np.concatenate([np.zeros(len(period), np.int64), np.ones(len(period), np.int64)])
     return Rows(dims=tuple(dims), periods=(chosen[0], chosen[1]), labels=tuple(labels),
-                codes=codes, period=period, measures=measures, names=names)
+                codes=codes, period=period, measures=measures, names=names, source=name)
 
 
 def combine(codes: np.ndarray, sizes: Sequence[int]) -> np.ndarray:

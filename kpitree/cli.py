@@ -53,6 +53,36 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_periods(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base", required=True, help="base period, as in the period column")
+    parser.add_argument("--compare", required=True, help="compare period")
+
+
+def _add_segments_and_method(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--by", nargs="*", metavar="DIM",
+                        help="segment dimensions, outermost first (default: the tree's segments; "
+                             "--by with no names for totals only)")
+    parser.add_argument("--method", default="shapley", choices=METHODS,
+                        help="attribution method (default: shapley)")
+
+
+def _add_output(parser: argparse.ArgumentParser, *, image: bool = True) -> None:
+    parser.add_argument("--format", default="table", choices=FORMATS, dest="output_format",
+                        help="output on stdout (default: table)")
+    if image:
+        parser.add_argument("--image", metavar="FILE",
+                            help="also write the annotated tree (.png, .svg or .pdf)")
+        parser.add_argument("--top", type=_positive, default=10, metavar="N",
+                            help="effects shown by --format table (default: 10)")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every subcommand takes."""
+    parser.add_argument("--period-column", default="period", metavar="NAME",
+                        help="name of the period column (default: period)")
+    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kpitree", description="Explain why ARPU moved.")
     parser.add_argument("--version", action="version", version=f"kpitree {__version__}")
@@ -65,26 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="aggregated data (CSV or Parquet, one row per period × segment), or, "
                           "for a tree with a data: section, raw events: a folder with events/ "
                           "and users/ files, a DuckDB file or a postgresql:// URL")
-    run.add_argument("--base", required=True, help="base period, as in the period column")
-    run.add_argument("--compare", required=True, help="compare period")
-    run.add_argument("--by", nargs="*", metavar="DIM",
-                     help="segment dimensions, outermost first (default: the tree's segments; "
-                          "--by with no names for totals only)")
-    run.add_argument("--method", default="shapley", choices=METHODS,
-                     help="attribution method (default: shapley)")
-    run.add_argument("--format", default="table", choices=FORMATS, dest="output_format",
-                     help="output on stdout (default: table)")
-    run.add_argument("--image", metavar="FILE", help="also write the annotated tree "
-                                                     "(.png, .svg or .pdf)")
-    run.add_argument("--period-column", default="period", metavar="NAME",
-                     help="name of the period column (default: period)")
-    run.add_argument("--top", type=_positive, default=10, metavar="N",
-                     help="effects shown by --format table (default: 10)")
+    _add_periods(run)
+    _add_segments_and_method(run)
+    _add_output(run)
     run.add_argument("--cross", action="store_true",
                      help="order-free cross-classified mix over the --by dimensions (Das Gupta "
                           "as in DasGuptR; per-category effects after Chevan & Sutherland)")
     add_raw_arguments(run)
-    run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_common(run)
     add_generate_parser(commands)
 
     series = commands.add_parser("trend", help="chain-linked month-over-month attribution "
@@ -96,27 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="first period (default: the first in the data)")
     series.add_argument("--to", dest="end", metavar="PERIOD",
                         help="last period (default: the last in the data)")
-    series.add_argument("--by", nargs="*", metavar="DIM",
-                        help="segment dimensions, outermost first (default: the tree's)")
-    series.add_argument("--method", default="shapley", choices=METHODS,
-                        help="attribution method (default: shapley)")
-    series.add_argument("--format", default="table", choices=FORMATS, dest="output_format",
-                        help="output on stdout (default: table)")
+    _add_segments_and_method(series)
+    _add_output(series, image=False)
     series.add_argument("--out", default="out", metavar="DIR",
                         help="folder for the charts (default: out)")
     series.add_argument("--chart-format", default="png", choices=("png", "svg", "pdf"),
                         help="chart file type (default: png)")
     series.add_argument("--no-charts", action="store_true", help="do not write the charts")
-    series.add_argument("--period-column", default="period", metavar="NAME",
-                        help="name of the period column (default: period)")
-    series.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_common(series)
 
     find = commands.add_parser("drivers", help="find the dimensions and the few segments "
                                                "that explain the change, with intervals")
     find.add_argument("tree", help="tree file (YAML), e.g. trees/saas_arpu.yaml")
     find.add_argument("data", help="user-level (one row per user × period) or aggregated data")
-    find.add_argument("--base", required=True, help="base period, as in the period column")
-    find.add_argument("--compare", required=True, help="compare period")
+    _add_periods(find)
     find.add_argument("--dims", nargs="+", required=True, metavar="DIM",
                       help="candidate dimensions, e.g. tier region channel cohort")
     find.add_argument("--depth", type=_positive, default=2, metavar="N",
@@ -132,42 +143,28 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--level", type=float, default=0.95, help="interval coverage "
                                                                  "(default: 0.95)")
     find.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    find.add_argument("--format", default="table", choices=FORMATS, dest="output_format",
-                      help="output on stdout (default: table)")
-    find.add_argument("--image", metavar="FILE", help="also write the annotated tree "
-                                                      "(.png, .svg or .pdf)")
-    find.add_argument("--period-column", default="period", metavar="NAME",
-                      help="name of the period column (default: period)")
-    find.add_argument("--top", type=_positive, default=10, metavar="N",
-                      help="effects shown by --format table (default: 10)")
-    find.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_output(find)
+    _add_common(find)
 
     pack = commands.add_parser("report", help="write the review pack: HTML report, Markdown, "
                                               "tree and bridge images, effects.csv")
     pack.add_argument("tree", help="tree file (YAML), e.g. trees/saas_arpu.yaml")
     pack.add_argument("data", help="aggregated data: CSV or Parquet, one row per period × segment")
-    pack.add_argument("--base", required=True, help="base period, as in the period column")
-    pack.add_argument("--compare", required=True, help="compare period")
+    _add_periods(pack)
     pack.add_argument("--out", required=True, metavar="DIR", help="folder to write the pack into")
-    pack.add_argument("--by", nargs="*", metavar="DIM",
-                      help="segment dimensions, outermost first (default: the tree's segments)")
-    pack.add_argument("--method", default="shapley", choices=METHODS,
-                      help="attribution method (default: shapley)")
+    _add_segments_and_method(pack)
     pack.add_argument("--bridge", default="component", choices=("component", "segment"),
                       help="rate bars of the bridge: per driver or per segment "
                            "(default: component)")
     pack.add_argument("--top", type=_positive, default=None, metavar="N",
                       help="bridge bars kept per group before the rest fold into 'other' "
                            "(default: 6)")
-    pack.add_argument("--period-column", default="period", metavar="NAME",
-                      help="name of the period column (default: period)")
-    pack.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_common(pack)
 
     check = commands.add_parser("validate", help="check a tree file (and optionally data)")
     check.add_argument("tree", help="tree file (YAML)")
     check.add_argument("data", nargs="?", help="optional data file to check against the tree")
-    check.add_argument("--period-column", default="period", metavar="NAME")
-    check.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_common(check)
     return parser
 
 

@@ -40,13 +40,14 @@ from kpitree.attribution import (
     _canonical,
     _levels,
     _parts_frame,
+    check_total_weights,
     filled_driver_values,
     shapley_weight,
     split_part,
 )
 from kpitree.cells import cell_table, combine, evaluate_cells, load_rows
 from kpitree.data import DataSource
-from kpitree.errors import DataError, MethodError
+from kpitree.errors import MethodError
 from kpitree.result import EFFECT_COLUMNS, Explanation, PeriodValue
 from kpitree.tree import Tree
 
@@ -148,13 +149,7 @@ def explain_cross(
     values = evaluate_cells(tree, rows, table)
     weights = [values[t][tree.weight] for t in (0, 1)]
     totals = [float(w.sum()) for w in weights]
-    for t, total in enumerate(totals):
-        if total <= 0:
-            raise DataError(
-                f"the total of '{tree.weight}' (column '{tree.columns.get(tree.weight, '?')}') "
-                f"is zero in period {rows.periods[t]}; {tree.root} is undefined there: choose "
-                "another period"
-            )
+    check_total_weights(tree, totals, rows.periods, rows.source)
     rates = [np.where(w > 0, values[t][tree.root], np.nan) for t, w in enumerate(weights)]
     r0 = np.where(np.isnan(rates[0]), rates[1], rates[0])
     r1 = np.where(np.isnan(rates[1]), r0, rates[1])

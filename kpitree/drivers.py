@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kpitree.attribution import Cells, attribute
+from kpitree.attribution import Cells, attribute, check_total_weights
 from kpitree.bootstrap import intervals_for_groups
 from kpitree.cells import CellTable, Rows, cell_table, combine, evaluate_cells, load_rows
 from kpitree.data import DataSource
@@ -202,13 +202,7 @@ def cell_contributions(tree: Tree, rows: Rows, cells: CellTable) -> _Cells:
     values = evaluate_cells(tree, rows, cells)
     weights = [values[t][tree.weight] for t in (0, 1)]
     totals = [float(w.sum()) for w in weights]
-    for t, total in enumerate(totals):
-        if total <= 0:
-            raise DataError(
-                f"the total of '{tree.weight}' (column '{tree.columns.get(tree.weight, '?')}') "
-                f"is zero in period {rows.periods[t]}; {tree.root} is undefined there: choose "
-                "another period"
-            )
+    check_total_weights(tree, totals, rows.periods, rows.source)
     shares = [w / total for w, total in zip(weights, totals, strict=True)]
     weighted = [np.where(w > 0, s * values[t][tree.root], 0.0)
                 for t, (w, s) in enumerate(zip(weights, shares, strict=True))]

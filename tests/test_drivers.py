@@ -13,6 +13,7 @@ from kpitree.cli import main
 from kpitree.drivers import REST, drivers
 from kpitree.errors import DataError, MethodError
 from kpitree.synthetic import DIMENSIONS, PLANTED, planted_users
+from tests.conftest import ROOT
 
 from .conftest import SAAS_TREE
 
@@ -178,3 +179,24 @@ def test_cli_drivers(tmp_path, capsys):
                  "--dims", "tier", "regoin"])
     assert code == 2
     assert "Did you mean 'region'?" in capsys.readouterr().err
+
+
+def test_zero_total_weight_names_the_data_like_explain(tmp_path):
+    """drivers and --cross share explain's check, so the message names the data file."""
+    from kpitree.cross import explain_cross
+
+    tree = kpitree.load_tree(ROOT / "trees" / "saas_arpu.yaml")
+    frame = pd.read_csv(ROOT / "data" / "saas_monthly.csv", keep_default_na=False)
+    frame.loc[frame["period"] == "2026-10", ["active_users", "addon_users", "base_revenue",
+                                              "addon_revenue", "usage_revenue"]] = 0
+    path = tmp_path / "zero.csv"
+    frame.to_csv(path, index=False)
+    expected = f"{path}: the total of 'users' (column 'active_users') is zero in period 2026-10"
+    for run in (
+        lambda: kpitree.drivers(tree, path, base="2026-09", compare="2026-10", dims=["tier"]),
+        lambda: explain_cross(tree, path, base="2026-09", compare="2026-10", by=["tier"]),
+        lambda: kpitree.explain(tree, path, base="2026-09", compare="2026-10"),
+    ):
+        with pytest.raises(kpitree.DataError) as info:
+            run()
+        assert str(info.value).startswith(expected)
