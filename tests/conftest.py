@@ -13,6 +13,17 @@ PUBLISHED = ROOT.parent / "shared" / "published"
 SAAS_TREE = ROOT / "trees" / "saas_arpu.yaml"
 SAAS_DATA = ROOT / "data" / "saas_monthly.csv"
 
+# The smallest useful tree: ARPU = revenue / users by tier, on columns tier, users, revenue.
+SIMPLE_TREE = """
+root: arpu
+weight: users
+segments: [tier]
+nodes:
+  arpu: {formula: revenue / users}
+  revenue: {column: revenue}
+  users: {column: users}
+"""
+
 
 def published(example: str) -> Path:
     """Folder of a published worked example; skip the test when ../shared is absent."""

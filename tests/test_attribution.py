@@ -9,17 +9,9 @@ import pytest
 import kpitree
 from kpitree.attribution import log_mean, shapley_weight
 from kpitree.result import AttributionError, Explanation
-from tests.conftest import SAAS_TREE
+from tests.conftest import SAAS_TREE, SIMPLE_TREE
 
-SIMPLE = kpitree.tree_from_text("""
-root: arpu
-weight: users
-segments: [tier]
-nodes:
-  arpu: {formula: revenue / users}
-  revenue: {column: revenue}
-  users: {column: users}
-""")
+SIMPLE = kpitree.tree_from_text(SIMPLE_TREE)
 
 
 def frame(rows: list[tuple]) -> pd.DataFrame:

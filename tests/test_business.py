@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 
 import kpitree
-from tests.conftest import SAAS_DATA, SAAS_TREE, assert_printed, published, read_expected
+from tests.conftest import (
+    SAAS_DATA,
+    SAAS_TREE,
+    SIMPLE_TREE,
+    assert_printed,
+    published,
+    read_expected,
+)
 
 TREE = kpitree.load_tree(SAAS_TREE)
 
@@ -158,15 +165,7 @@ def test_lifetime_value_table() -> None:
 
 
 def test_churn_computed_from_data() -> None:
-    simple = kpitree.tree_from_text("""
-root: arpu
-weight: users
-segments: [tier]
-nodes:
-  arpu: {formula: revenue / users}
-  revenue: {column: revenue}
-  users: {column: users}
-""")
+    simple = kpitree.tree_from_text(SIMPLE_TREE)
     data = pd.DataFrame([
         ("p0", "a", 100, 1000.0, 0), ("p0", "b", 50, 2500.0, 0),
         ("p1", "a", 110, 1210.0, 5), ("p1", "b", 40, 2000.0, 1),

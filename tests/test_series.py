@@ -10,19 +10,11 @@ import pytest
 import kpitree
 from kpitree.cli import main
 from kpitree.series import format_trend
-from tests.conftest import SAAS_DATA, SAAS_TREE
+from tests.conftest import SAAS_DATA, SAAS_TREE, SIMPLE_TREE
 
 TREE = kpitree.load_tree(SAAS_TREE)
 
-SIMPLE = kpitree.tree_from_text("""
-root: arpu
-weight: users
-segments: [tier]
-nodes:
-  arpu: {formula: revenue / users}
-  revenue: {column: revenue}
-  users: {column: users}
-""")
+SIMPLE = kpitree.tree_from_text(SIMPLE_TREE)
 
 # Three periods, two tiers: basic 10 → 11 → 11, pro 50 → 60 → 50; pro's share 20 → 40 → 20 %.
 THREE = pd.DataFrame([
