@@ -65,8 +65,8 @@ GROUP BY ALL ORDER BY 1, 2
 
 def run_kpitree(folder: Path) -> list[list]:
     import kpitree
-    from kpitree.events import aggregate
-    from kpitree.sources import connect
+    from kpitree.io.events import aggregate
+    from kpitree.io.sources import connect
 
     tree = kpitree.load_tree(TREE)
     agg = aggregate(tree, connect(folder), periods=[BASE, COMPARE])
@@ -139,7 +139,7 @@ def main() -> None:
         child(args.child, folder)
         return
     if not (folder / "planted.json").exists():
-        from kpitree.generate import generate
+        from kpitree.io.generate import generate
 
         started = time.perf_counter()
         made = generate(folder, events=args.events)

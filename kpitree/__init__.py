@@ -12,25 +12,10 @@ Load a metric tree, evaluate it on two periods, and split the change exactly int
     kpitree.write_report(result, "out/2026-10")  # HTML + Markdown review pack
 """
 
-from kpitree.attribution import METHODS, explain
-from kpitree.bootstrap import with_intervals
-from kpitree.business import TotalExplanation, explain_total, lifetime_value, ltv, project_next
-from kpitree.cross import explain_cross
-from kpitree.data import load_data
-from kpitree.drivers import Drivers, drivers
-from kpitree.errors import (
-    DataError,
-    FormulaError,
-    KpitreeError,
-    MethodError,
-    RenderError,
-    TreeError,
-)
-from kpitree.evaluate import evaluate
-from kpitree.narrative import Narrative, narrate
-from kpitree.report import write_report
-from kpitree.result import Explanation, Intervals, PeriodValue
-from kpitree.scenario import (
+from kpitree.analysis.bootstrap import with_intervals
+from kpitree.analysis.cross import explain_cross
+from kpitree.analysis.drivers import Drivers, drivers
+from kpitree.analysis.scenario import (
     GoalError,
     Scenario,
     ScenarioError,
@@ -40,8 +25,29 @@ from kpitree.scenario import (
     sensitivity,
     snapshot,
 )
-from kpitree.series import Trend, trend
-from kpitree.tree import Driver, Linear, Product, Tree, build_tree, load_tree, tree_from_text
+from kpitree.analysis.totals import (
+    TotalExplanation,
+    explain_total,
+    lifetime_value,
+    ltv,
+    project_next,
+)
+from kpitree.analysis.trend import Trend, trend
+from kpitree.core.attribution import METHODS, explain
+from kpitree.core.data import load_data
+from kpitree.core.errors import (
+    DataError,
+    FormulaError,
+    KpitreeError,
+    MethodError,
+    RenderError,
+    TreeError,
+)
+from kpitree.core.evaluate import evaluate
+from kpitree.core.result import Explanation, Intervals, PeriodValue
+from kpitree.core.tree import Driver, Linear, Product, Tree, build_tree, load_tree, tree_from_text
+from kpitree.present.narrative import Narrative, narrate
+from kpitree.present.report import write_report
 
 __all__ = [
     "METHODS",
@@ -88,4 +94,6 @@ __all__ = [
     "write_report",
 ]
 
-__version__ = "0.1.0"
+from kpitree.core import VERSION
+
+__version__ = VERSION

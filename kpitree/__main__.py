@@ -1,5 +1,5 @@
 """``python -m kpitree`` runs the command line."""
 
-from kpitree.cli import run
+from kpitree.cli.main import run
 
 run()

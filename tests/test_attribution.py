@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.attribution import log_mean, shapley_weight
-from kpitree.result import AttributionError, Explanation
+from kpitree.core.attribution import log_mean, shapley_weight
+from kpitree.core.result import AttributionError, Explanation
 from tests.conftest import SAAS_TREE, SIMPLE_TREE
 
 SIMPLE = kpitree.tree_from_text(SIMPLE_TREE)
@@ -203,8 +203,8 @@ def test_lmdi_refuses_negative_values():
 
 def test_lmdi_refuses_division_by_a_sum():
     """LMDI needs a sum of products; a sum in a denominator cannot be expanded into one."""
-    from kpitree.attribution import _expand
-    from kpitree.formula import Ref
+    from kpitree.core.attribution import _expand
+    from kpitree.core.expr import Ref
 
     a, b, c = (kpitree.Driver(("r", n), Ref(n), n) for n in "abc")
     part = kpitree.Product(("r",), ((1, a), (-1, kpitree.Linear(("r", "d"), ((1.0, b),
@@ -271,7 +271,7 @@ def test_exact_even_with_subnormal_values(method):
 def test_attribute_accepts_cells_in_any_order_and_repeated(method):
     """Callers such as driver discovery build Cells in their own order; found by a render whose
     driver boxes showed another segment's effects."""
-    from kpitree.attribution import Cells, attribute
+    from kpitree.core.attribution import Cells, attribute
 
     keys = pd.DataFrame({"tier": ["pro", "basic", "pro"]})  # unsorted, 'pro' twice
     cells = Cells(keys, base={"revenue": np.array([600.0, 800.0, 400.0]),

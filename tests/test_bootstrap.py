@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import kpitree
-from kpitree.bootstrap import one_level_effects, replicate_sums, with_intervals
-from kpitree.errors import MethodError
-from kpitree.synthetic import planted_users
+from kpitree.analysis.bootstrap import one_level_effects, replicate_sums, with_intervals
+from kpitree.core.errors import MethodError
+from kpitree.io.synthetic import planted_users
 
 from .conftest import SAAS_DATA, SAAS_TREE
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree import bridge
-from kpitree.bridge import bridge_figure, bridge_steps, render_bridge
-from kpitree.errors import RenderError
-from kpitree.render import NEGATIVE, POSITIVE
+from kpitree.core.errors import RenderError
+from kpitree.present import bridge
+from kpitree.present.bridge import bridge_figure, bridge_steps, render_bridge
+from kpitree.present.tree_image import NEGATIVE, POSITIVE
 from tests.conftest import SAAS_DATA, SAAS_TREE
 from tests.test_render import wide_data
 

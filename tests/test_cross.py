@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.cli import main
-from kpitree.cross import composition_effects, explain_cross, structure_factors
-from kpitree.synthetic import planted_users
+from kpitree.analysis.cross import composition_effects, explain_cross, structure_factors
+from kpitree.cli.main import main
+from kpitree.io.synthetic import planted_users
 
 from .conftest import SAAS_TREE, assert_printed, published, read_expected
 

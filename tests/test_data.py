@@ -1,4 +1,4 @@
-"""Loading data (kpitree.load_data) and evaluating a tree on it (kpitree.evaluate)."""
+"""Loading data (kpitree.load_data) and evaluating a tree on it (kpitree.core.evaluate)."""
 
 from __future__ import annotations
 

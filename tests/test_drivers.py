@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.cli import main
-from kpitree.drivers import REST, drivers
-from kpitree.errors import DataError, MethodError
-from kpitree.synthetic import DIMENSIONS, PLANTED, planted_users
+from kpitree.analysis.drivers import REST, drivers
+from kpitree.cli.main import main
+from kpitree.core.errors import DataError, MethodError
+from kpitree.io.synthetic import DIMENSIONS, PLANTED, planted_users
 from tests.conftest import ROOT
 
 from .conftest import SAAS_TREE
@@ -183,7 +183,7 @@ def test_cli_drivers(tmp_path, capsys):
 
 def test_zero_total_weight_names_the_data_like_explain(tmp_path):
     """drivers and --cross share explain's check, so the message names the data file."""
-    from kpitree.cross import explain_cross
+    from kpitree.analysis.cross import explain_cross
 
     tree = kpitree.load_tree(ROOT / "trees" / "saas_arpu.yaml")
     frame = pd.read_csv(ROOT / "data" / "saas_monthly.csv", keep_default_na=False)

@@ -1,4 +1,4 @@
-"""Unit tests of the formula parser and its numeric semantics (kpitree.formula)."""
+"""Unit tests of the formula parser and its numeric semantics (kpitree.core.expr)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from kpitree.errors import FormulaError, TreeError
-from kpitree.formula import (
+from kpitree.core.errors import FormulaError, TreeError
+from kpitree.core.expr import (
     BinOp,
     Const,
     Neg,

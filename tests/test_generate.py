@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.events import aggregate
-from kpitree.generate import GenerateError, generate
-from kpitree.sources import connect
+from kpitree.io.events import aggregate
+from kpitree.io.generate import GenerateError, generate
+from kpitree.io.sources import connect
 from tests.conftest import ROOT
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.narrative import SMALL_SHARE, narrate
+from kpitree.present.narrative import SMALL_SHARE, narrate
 from tests.conftest import ROOT, SAAS_DATA, SAAS_TREE
 
 GOLDEN = ROOT / "tests" / "golden" / "narrative"

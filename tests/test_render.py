@@ -19,15 +19,16 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree import formatting, render
-from kpitree.errors import RenderError
-from kpitree.formatting import (
+from kpitree.core import formatting
+from kpitree.core.errors import RenderError
+from kpitree.core.formatting import (
     format_change,
     format_pct_change,
     format_value,
     value_kind,
 )
-from kpitree.render import DOT_MISSING, render_explanation, tree_dot
+from kpitree.present import tree_image as render
+from kpitree.present.tree_image import DOT_MISSING, render_explanation, tree_dot
 
 ROOT = Path(__file__).parent.parent
 SAAS_TREE = ROOT / "trees" / "saas_arpu.yaml"
@@ -480,8 +481,8 @@ def test_png_dpi_scales_the_image(by_tier: kpitree.Explanation) -> None:
 
 def test_intervals_appear_in_the_tree_image():
     """Issue 6: bootstrap intervals are shown in the image, with '≈ noise' where they span 0."""
-    from kpitree.bootstrap import with_intervals
-    from kpitree.synthetic import planted_users
+    from kpitree.analysis.bootstrap import with_intervals
+    from kpitree.io.synthetic import planted_users
 
     data = planted_users(5000, seed=3)
     tree = kpitree.load_tree(ROOT / "trees" / "saas_arpu.yaml")

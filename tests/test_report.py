@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.cli import main
-from kpitree.report import write_report
+from kpitree.cli.main import main
+from kpitree.present.report import write_report
 from tests.conftest import ROOT, SAAS_DATA, SAAS_TREE
 from tests.test_render import wide_data
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kpitree
-from kpitree.scenario import Lever, parse_lever, tornado_chart
+from kpitree.analysis.scenario import Lever, parse_lever, tornado_chart
 from tests.conftest import SAAS_DATA, SAAS_TREE
 
 TREE = kpitree.load_tree(SAAS_TREE)
@@ -140,7 +140,7 @@ def test_compare_scenarios_side_by_side(snap, tmp_path) -> None:
     assert list(table["scenario"]) == ["attach", "price", "upsell"]
     assert (table["mix"] + table["rate"]).to_numpy() == pytest.approx(table["delta"].to_numpy())
     assert "rate: Add-on attach rate" in table.columns
-    from kpitree.charts_trend import scenarios_chart
+    from kpitree.present.charts import scenarios_chart
 
     scenarios_chart(scenarios, tmp_path / "side.png")
     scenarios[0].chart(str(tmp_path / "one.png"))

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.cli import main
-from kpitree.series import format_trend
+from kpitree.cli.main import main
+from kpitree.present.table import format_trend
 from tests.conftest import SAAS_DATA, SAAS_TREE, SIMPLE_TREE
 
 TREE = kpitree.load_tree(SAAS_TREE)

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.definitions import period_window, windows_between
-from kpitree.events import aggregate
-from kpitree.generate import generate
-from kpitree.sources import connect
+from kpitree.core.definitions import period_window, windows_between
+from kpitree.io.events import aggregate
+from kpitree.io.generate import generate
+from kpitree.io.sources import connect
 from tests.conftest import ROOT
 
 BLENDED = ROOT / "trees" / "arpu_blended.yaml"
@@ -127,12 +127,12 @@ def test_per_30_days_scales_money_only(gen):
 
 
 def test_periods_quarter_year_trailing():
-    quarter = kpitree.definitions.Period("quarter")
+    quarter = kpitree.core.definitions.Period("quarter")
     assert period_window(quarter, "2026-q3").start == dt.date(2026, 7, 1)
-    trailing = kpitree.definitions.Period("trailing", days=90)
+    trailing = kpitree.core.definitions.Period("trailing", days=90)
     window = period_window(trailing, "2026-03")
     assert (window.start, window.end, window.days) == (dt.date(2026, 1, 1), dt.date(2026, 4, 1), 90)
-    year = kpitree.definitions.Period("year")
+    year = kpitree.core.definitions.Period("year")
     assert [w.label for w in windows_between(year, dt.date(2025, 1, 1), dt.date(2026, 6, 1))] \
         == ["2025"]
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.events import aggregate
-from kpitree.generate import generate
-from kpitree.sources import connect, copy_to_postgres
+from kpitree.io.events import aggregate
+from kpitree.io.generate import generate
+from kpitree.io.sources import connect, copy_to_postgres
 from tests.conftest import ROOT
 from tests.engines import postgres_server, skip_engines
 
@@ -36,7 +36,7 @@ def postgres_url():
 @pytest.fixture(scope="session")
 def spark():
     skip_engines()
-    from kpitree.sources import spark_session
+    from kpitree.io.sources import spark_session
 
     session = spark_session("local[2]")
     yield session

@@ -1,4 +1,5 @@
-"""Tree files (kpitree.spec) and the tree model (kpitree.tree): messages, structure, graph."""
+"""Tree files (kpitree.core.spec) and the tree model (kpitree.core.tree): messages, structure,
+graph."""
 
 from __future__ import annotations
 
@@ -388,8 +389,10 @@ def test_block_scalar_formula_is_accepted():
         users: {column: active_users}
         base: {column: base_revenue}
         usage: {column: usage_revenue}
-    """), SOURCE)
-    assert tree.expressions["arpu"] == kpitree.tree.parse_formula("base / users + usage / users")
+    """),
+    SOURCE)
+    expected = kpitree.core.tree.parse_formula("base / users + usage / users")
+    assert tree.expressions["arpu"] == expected
 
 
 # --- load_tree(path) -----------------------------------------------------------------------------
@@ -481,7 +484,7 @@ def test_design_sugar_ratio_of_named_sum():
         ("arpu", "revenue", "addon"),
         ("arpu", "revenue", "usage"),
     ]
-    assert all(d.expr == kpitree.tree.parse_formula(f"{d.path[-1]} / users")
+    assert all(d.expr == kpitree.core.tree.parse_formula(f"{d.path[-1]} / users")
                for d in tree.drivers)
 
 
@@ -516,7 +519,7 @@ def test_inline_sum_over_users_distributes():
 
 
 def references_of(driver: Driver) -> list[str]:
-    return kpitree.formula.references(driver.expr)
+    return kpitree.core.expr.references(driver.expr)
 
 
 def test_three_factor_product():

@@ -1,0 +1,261 @@
+"""Is it real? Poisson-bootstrap intervals for the totals and effects of an explanation.
+
+What belongs here: resampling row-level data (one row per user × period) with Poisson(1)
+weights, recomputing a one-level explanation on every replicate (vectorised over replicates,
+the same formulas as :mod:`kpitree.core.attribution`) and turning the replicates into percentile
+intervals. What does not: the search for segments (:mod:`kpitree.analysis.drivers`) or printing.
+
+The Poisson bootstrap (Hanley & MacGibbon 2006; Chamandy et al. 2012) gives every row an
+independent Poisson(1) count per replicate instead of drawing ``n`` rows with replacement; for
+large ``n`` it is the same bootstrap, and it needs no shuffling, so it vectorises: for a block of
+rows, the counts form a matrix ``K`` (rows × replicates) and every segment's replicate sums are
+one matrix product ``Xᵀ·K``. Counts come from 16-bit uniforms through the Poisson(1) CDF (each
+probability exact to 1/65 536). The same ``seed`` gives the same intervals, byte for byte.
+
+The rows must be independent units (users): on pre-aggregated rows (one row per segment) the
+resampling is meaningless and the intervals are not intervals of anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from kpitree.core.attribution import split_part
+from kpitree.core.cells import load_rows
+from kpitree.core.data import DataSource
+from kpitree.core.errors import DataError, MethodError
+from kpitree.core.evaluate import node_values
+from kpitree.core.expr import ZeroDenominator
+from kpitree.core.expr import evaluate as evaluate_expr
+from kpitree.core.result import Explanation, Intervals
+from kpitree.core.tree import Tree
+
+METHOD = "poisson bootstrap, percentile"
+BLOCK_ROWS = 8192  # rows per block of counts; fixed, so a seed always draws the same numbers
+
+# Poisson(1) by inverse CDF on 16-bit uniforms: count = number of thresholds ≤ u.
+_THRESHOLDS = np.array([
+    round(65536 * sum(math.exp(-1) / math.factorial(i) for i in range(k + 1)))
+    for k in range(9)
+], dtype=np.int64)
+_THRESHOLDS = _THRESHOLDS[_THRESHOLDS < 65536].astype(np.uint16)
+
+
+def replicate_sums(
+    groups: np.ndarray,
+    measures: np.ndarray,
+    *,
+    n_groups: int,
+    replicates: int,
+    seed: int,
+) -> np.ndarray:
+    """Poisson-bootstrap sums of ``measures`` per group: shape (replicates, groups, measures).
+
+    ``groups`` gives each row's group (0 … n_groups − 1). Vectorised: per block of rows, one
+    matrix of counts and one product ``Xᵀ·K`` per group present in the block.
+    """
+    order = np.argsort(groups, kind="stable")
+    groups = groups[order]
+    measures = measures[order]
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n_groups, measures.shape[1], replicates))
+    counts = np.empty((min(BLOCK_ROWS, len(groups)), replicates), dtype=np.float64)
+    for start in range(0, len(groups), BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, len(groups))
+        size = stop - start
+        uniform = rng.integers(0, 65536, size=(size, replicates), dtype=np.uint16)
+        k = np.zeros((size, replicates), dtype=np.uint8)
+        for threshold in _THRESHOLDS:
+            k += uniform >= threshold
+        block = counts[:size]
+        block[...] = k
+        block_groups = groups[start:stop]
+        edges = np.flatnonzero(np.diff(block_groups)) + 1
+        for lo, hi in zip(np.r_[0, edges], np.r_[edges, size], strict=True):
+            # einsum, not BLAS: many small products, where BLAS threads only contend.
+            out[block_groups[lo]] += np.einsum("ij,ik->jk", measures[start + lo:start + hi],
+                                               block[lo:hi], optimize=False)
+    return out.transpose(2, 0, 1)
+
+
+def one_level_effects(
+    tree: Tree, names: Sequence[str], sums0: np.ndarray, sums1: np.ndarray
+) -> dict[tuple[str, tuple[str, ...] | None], np.ndarray]:
+    """A one-level Shapley explanation on many replicates at once.
+
+    ``sums0``/``sums1`` have shape (replicates, groups, measures). Returns arrays of shape
+    (replicates, groups) keyed ``("mix", None)`` and ``("rate", driver path)``, and arrays of
+    shape (replicates,) keyed ``("total", "mix")``-style as ``("total:mix", None)`` … — the same
+    formulas as :func:`kpitree.core.attribution.attribute` with one level (DESIGN.md §3).
+    """
+    n_rep, n_groups, _ = sums0.shape
+    flat = []
+    values = []
+    for sums in (sums0, sums1):
+        columns = {n: sums[:, :, j].reshape(-1) for j, n in enumerate(names)}
+        flat.append(columns)
+        try:
+            values.append(node_values(tree, columns, lambda row: "a bootstrap replicate"))
+        except DataError:
+            raise DataError(
+                "a bootstrap resample has a numerator without its denominator (e.g. revenue "
+                "with no users); intervals need one row per user, each with its own counts"
+            ) from None
+    weight = [v[tree.weight].reshape(n_rep, n_groups) for v in values]
+    root = [v[tree.root].reshape(n_rep, n_groups) for v in values]
+    totals = [w.sum(axis=1, keepdims=True) for w in weight]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = [np.where(t > 0, w / np.where(t > 0, t, 1.0), 0.0)
+                  for w, t in zip(weight, totals, strict=True)]
+        level = [np.where(w > 0, s * r, 0.0).sum(axis=1, keepdims=True)
+                 for w, s, r in zip(weight, shares, root, strict=True)]
+    r0 = np.where(weight[0] > 0, root[0], root[1])
+    r1 = np.where(weight[1] > 0, root[1], r0)
+    r0 = np.where(np.isnan(r0), 0.0, r0)
+    r1 = np.where(np.isnan(r1), 0.0, r1)
+    mean_share = (shares[0] + shares[1]) / 2
+    mix = (shares[1] - shares[0]) * ((r0 + r1) / 2 - (level[0] + level[1]) / 2)
+    drivers = []
+    for t in (0, 1):
+        driver_values = {}
+        for driver in tree.drivers:
+            try:
+                raw = evaluate_expr(driver.expr, flat[t])
+            except ZeroDenominator:
+                raise DataError(
+                    f"a bootstrap resample makes driver {' → '.join(driver.path)} divide by "
+                    "zero; intervals need one row per user, each with its own counts"
+                ) from None
+            driver_values[driver.path] = np.broadcast_to(raw, n_rep * n_groups).astype(float)
+        drivers.append(driver_values)
+    for path in drivers[0]:
+        b, c = drivers[0][path], drivers[1][path]
+        b2 = np.where(np.isnan(b), c, b)
+        c2 = np.where(np.isnan(c), b, c)
+        drivers[0][path] = np.where(np.isnan(b2), 0.0, b2)
+        drivers[1][path] = np.where(np.isnan(c2), 0.0, c2)
+    _, _, contributions = split_part(tree.structure, drivers[0], drivers[1])
+    out: dict[tuple[str, tuple[str, ...] | None], np.ndarray] = {("mix", None): mix}
+    rate_total = np.zeros((n_rep, n_groups))
+    for path, value in contributions.items():
+        effect = mean_share * value.reshape(n_rep, n_groups)
+        out[("rate", path)] = effect
+        rate_total = rate_total + effect
+    out[("total:mix", None)] = mix.sum(axis=1)
+    out[("total:rate", None)] = rate_total.sum(axis=1)
+    out[("total:delta", None)] = (level[1] - level[0]).reshape(-1)
+    return out
+
+
+def intervals_for_groups(
+    result: Explanation,
+    groups: np.ndarray,
+    period: np.ndarray,
+    measures: np.ndarray,
+    names: Sequence[str],
+    labels: Sequence[str],
+    *,
+    replicates: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Intervals:
+    """Intervals for a one-level ``result`` whose segment ``labels[g]`` holds the rows with
+    ``groups == g`` (``period`` 0 base, 1 compare)."""
+    if replicates < 10:
+        raise MethodError(f"bootstrap needs at least 10 replicates, not {replicates}")
+    if not 0.5 <= level < 1:
+        raise MethodError(f"interval level {level:g} must be between 0.5 and 1 (e.g. 0.95)")
+    n_groups = len(labels)
+    slot = groups + n_groups * period
+    sums = replicate_sums(slot, measures, n_groups=2 * n_groups, replicates=replicates,
+                          seed=seed)
+    effects = one_level_effects(tree=result.tree, names=names, sums0=sums[:, :n_groups],
+                                sums1=sums[:, n_groups:])
+    # The same formulas on the data itself must give the explanation's own numbers.
+    point_sums = np.zeros((2 * n_groups, measures.shape[1]))
+    np.add.at(point_sums, slot, measures)
+    point = one_level_effects(result.tree, names, point_sums[None, :n_groups],
+                              point_sums[None, n_groups:])
+    alpha = (1 - level) / 2
+    quantiles = {key: np.quantile(value, [alpha, 1 - alpha], axis=0)
+                 for key, value in effects.items()}
+    dims = list(result.by)
+    index = {label: g for g, label in enumerate(labels)}
+    low = np.full(len(result.effects), np.nan)
+    high = np.full(len(result.effects), np.nan)
+    for i, row in enumerate(result.effects.itertuples(index=False)):
+        g = index[getattr(row, dims[0])] if dims else 0
+        key = ("mix", None) if row.kind == "mix" else ("rate", tuple(row.path))
+        if key not in quantiles or row.kind == "interaction":
+            raise MethodError("bootstrap intervals support the shapley method only")
+        if abs(point[key][0, g] - row.value) > 1e-9 * max(1.0, abs(result.base.value),
+                                                         abs(result.compare.value)):
+            raise RuntimeError(  # pragma: no cover - would be a bug
+                "internal error: the bootstrap's formulas do not reproduce the explanation")
+        low[i], high[i] = quantiles[key][0, g], quantiles[key][1, g]
+    table = pd.DataFrame({"low": low, "high": high}, index=result.effects.index)
+    table["noise"] = (table["low"] <= 0) & (table["high"] >= 0)
+    totals = {kind: (float(quantiles[(f"total:{kind}", None)][0]),
+                     float(quantiles[(f"total:{kind}", None)][1]))
+              for kind in ("mix", "rate", "delta")}
+    whole = sum(v for k, v in effects.items() if k[0] in ("mix", "rate"))
+    bounds = np.quantile(whole, [alpha, 1 - alpha], axis=0)
+    segments = {label: (float(bounds[0, g]), float(bounds[1, g]))
+                for g, label in enumerate(labels)}
+    return Intervals(level=level, replicates=replicates, seed=seed, method=METHOD,
+                     totals=totals, segments=segments, effects=table)
+
+
+def with_intervals(
+    result: Explanation,
+    data: DataSource,
+    *,
+    replicates: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+    period_column: str = "period",
+) -> Explanation:
+    """Return ``result`` with bootstrap intervals from the row-level ``data`` it came from.
+
+    Works for a Shapley explanation with at most one segment dimension (``by=[tier]``) and for
+    :func:`kpitree.analysis.drivers` results; ``data`` must hold one row per user × period.
+
+    Raises:
+        MethodError: nested dimensions, another method, fewer than 10 replicates.
+        DataError: as :func:`kpitree.explain`.
+
+    Example:
+        >>> result = with_intervals(explain(tree, users, base="p0", compare="p1", by=["tier"]),
+        ...                         users, seed=1)  # doctest: +SKIP
+        >>> result.intervals.totals["mix"]  # doctest: +SKIP
+        (0.41…, 0.77…)
+    """
+    assign = getattr(result, "assign_rows", None)
+    if assign is not None:
+        return assign(data, replicates=replicates, level=level, seed=seed,
+                      period_column=period_column)
+    if result.method != "shapley" or len(result.by) > 1:
+        raise MethodError(
+            "bootstrap intervals need a shapley explanation with at most one dimension "
+            f"(this one: {result.method}, by {', '.join(result.by) or 'nothing'}); use "
+            "kpitree drivers for several dimensions"
+        )
+    rows = load_rows(result.tree, data, dims=result.by, base=result.base.period,
+                     compare=result.compare.period, period_column=period_column)
+    labels = list(rows.labels[0]) if result.by else ["total"]
+    groups = rows.codes[:, 0] if result.by else np.zeros(len(rows.period), dtype=np.int64)
+    try:
+        intervals = intervals_for_groups(result, groups, rows.period, rows.measures, rows.names,
+                                         labels, replicates=replicates, level=level, seed=seed)
+    except KeyError as exc:  # pragma: no cover - data differs from the result's
+        raise DataError(f"the data does not match the explanation (segment {exc})") from None
+    return replace(result, intervals=intervals)
+
+
+__all__ = ["METHOD", "intervals_for_groups", "one_level_effects",
+           "replicate_sums", "with_intervals"]

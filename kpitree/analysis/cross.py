@@ -1,0 +1,247 @@
+"""Order-free cross-classified mix: Das Gupta's decomposition as implemented by DasGuptR.
+
+What belongs here: splitting the change of the root over cross-classified dimensions (``tier ×
+region``) into one composition effect per dimension and a rate effect, without the nesting order
+that :func:`kpitree.explain` needs; and the per-category effects of Chevan & Sutherland (2009).
+What does not: the nested split (:mod:`kpitree.core.attribution`).
+
+Convention (DasGuptR ``ccwrap``/``dgcc``, *nested*, not a flat Shapley over all factors —
+``published/dasgupta_1993/eg5_3_expected.json`` documents both and DasGuptR's printed numbers
+follow this one):
+
+* each cell's share of the total ``N_c/N`` is written as a product of one symmetric factor per
+  dimension (Das Gupta 1993, eq. 5.36 for two; ``split_popstr`` for more): for dimension ``v``,
+  ``F_v = Π_S (N_{S∪v} / N_S)^(1 / (P·C(P−1, |S|)))`` over the subsets ``S`` of the other
+  dimensions (``N_S`` the cell's marginal total over ``S``, ``N_∅ = N``); for two dimensions
+  ``F_tier = √((N_ij/N_j)·(N_i/N))``;
+* **rate** effect: Kitagawa with the full cell share, ``Σ p̄_c·Δr_c`` (``p = N_c/N``), split
+  to the drivers like any rate effect;
+* **composition** effects: a P-factor Das Gupta (= Shapley) split of ``Δ Π F_v`` per cell, each
+  cell weighted by its mean rate ``r̄_c`` (not centred: the published convention);
+* **per category** (Chevan & Sutherland): a value of dimension ``v`` gets the composition effect
+  of ``v`` summed over its cells and ``1/P`` of those cells' rate effect, so the categories of
+  all dimensions add up to the change.
+
+The effects (mix rows per dimension value, rate rows per cell and driver) add up to the change
+exactly; the result does not depend on the order of ``by``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+from math import comb
+
+import numpy as np
+import pandas as pd
+
+from kpitree.core.attribution import (
+    Cells,
+    _canonical,
+    _levels,
+    _parts_frame,
+    check_total_weights,
+    filled_driver_values,
+    shapley_weight,
+    split_part,
+)
+from kpitree.core.cells import cell_table, combine, evaluate_cells, load_rows
+from kpitree.core.data import DataSource
+from kpitree.core.errors import MethodError
+from kpitree.core.result import EFFECT_COLUMNS, Explanation, PeriodValue
+from kpitree.core.tree import Tree
+
+METHOD = "cross"
+
+
+def structure_factors(sizes: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Das Gupta's symmetric factors of each cell's share, shape (dims, cells).
+
+    ``sizes`` are the cells' weights in one period, ``codes`` (cells, dims) their values. The
+    product over dimensions is ``sizes / sizes.sum()``.
+    """
+    n_cells, n_dims = codes.shape
+    total = float(sizes.sum())
+    maxima = [int(codes[:, k].max(initial=0)) + 1 for k in range(n_dims)]
+
+    def marginal(subset: tuple[int, ...]) -> np.ndarray:
+        if not subset:
+            return np.full(n_cells, total)
+        key = combine(codes[:, list(subset)], [maxima[k] for k in subset])
+        _, inverse = np.unique(key, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        return np.bincount(inverse, weights=sizes)[inverse]
+
+    factors = np.ones((n_dims, n_cells))
+    for v in range(n_dims):
+        others = [k for k in range(n_dims) if k != v]
+        for size in range(n_dims):
+            power = 1.0 / (n_dims * comb(n_dims - 1, size))
+            for subset in combinations(others, size):
+                top = marginal(tuple(sorted((*subset, v))))
+                bottom = marginal(subset)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), 0.0)
+                factors[v] *= ratio ** power
+    return factors
+
+
+def composition_effects(
+    factors0: np.ndarray, factors1: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Das Gupta (Shapley) split of ``Δ Π F`` per cell, times ``weight`` (the mean rate).
+
+    Returns the effects (dims, cells) and the standardized values of each factor for the two
+    periods (dims,) each: ``Q_v(t) = Σ_c weight·Σ_S w_S·F_v,t·Π_{u∈S} F_u,1·Π_{u∉S} F_u,0``.
+    """
+    n_dims = factors0.shape[0]
+    standard = np.zeros((2, n_dims, factors0.shape[1]))
+    for v in range(n_dims):
+        others = [k for k in range(n_dims) if k != v]
+        for size in range(n_dims):
+            w = shapley_weight(size, n_dims)
+            for subset in combinations(others, size):
+                term = np.full(factors0.shape[1], w)
+                for u in others:
+                    term = term * (factors1[u] if u in subset else factors0[u])
+                standard[0, v] += term * factors0[v] * weight
+                standard[1, v] += term * factors1[v] * weight
+    effects = standard[1] - standard[0]
+    return effects, standard[0].sum(axis=1), standard[1].sum(axis=1)
+
+
+def explain_cross(
+    tree: Tree,
+    data: DataSource,
+    *,
+    base: object,
+    compare: object,
+    by: Sequence[str] | None = None,
+    period_column: str = "period",
+) -> Explanation:
+    """Explain the change with order-free cross-classified composition effects (module notes).
+
+    Args:
+        tree, data, base, compare, period_column: as :func:`kpitree.explain`.
+        by: the cross-classified dimensions (default: the tree's ``segments``); any order gives
+            the same numbers.
+
+    Returns:
+        An :class:`Explanation` with method ``cross``: one mix row per value of every dimension
+        (its composition effect), rate rows per cell and driver; ``segments`` has one row per
+        value of every dimension with its share of the total, its composition effect as ``mix``
+        and its Chevan–Sutherland share of the rate effect as ``rate``.
+
+    Raises:
+        DataError: as :func:`kpitree.explain`.
+        MethodError: no dimension given.
+
+    Example:
+        >>> result = explain_cross(tree, "data/saas_monthly.csv", base="2026-09",
+        ...                        compare="2026-10", by=["tier", "region"])  # doctest: +SKIP
+    """
+    dims = list(tree.segments if by is None else by)
+    if not dims:
+        raise MethodError("--cross needs at least one dimension: --by tier region")
+    rows = load_rows(tree, data, dims=dims, base=base, compare=compare,
+                     period_column=period_column)
+    table = cell_table(rows)
+    values = evaluate_cells(tree, rows, table)
+    weights = [values[t][tree.weight] for t in (0, 1)]
+    totals = [float(w.sum()) for w in weights]
+    check_total_weights(tree, totals, rows.periods, rows.source)
+    rates = [np.where(w > 0, values[t][tree.root], np.nan) for t, w in enumerate(weights)]
+    r0 = np.where(np.isnan(rates[0]), rates[1], rates[0])
+    r1 = np.where(np.isnan(rates[1]), r0, rates[1])
+    r0, r1 = np.nan_to_num(r0), np.nan_to_num(r1)
+    level = [float(np.where(w > 0, w / total * r, 0.0).sum())
+             for w, total, r in zip(weights, totals, (r0, r1), strict=True)]
+    factors = [structure_factors(w, table.codes) for w in weights]
+    composition, _, _ = composition_effects(factors[0], factors[1], (r0 + r1) / 2)
+    share = [np.prod(f, axis=0) for f in factors]
+    mean_share = (share[0] + share[1]) / 2
+
+    # The rate effect of every cell, split to the drivers (the core's split, same conventions).
+    keys = pd.DataFrame({d: np.asarray(rows.labels[k], dtype=object)[table.codes[:, k]]
+                         for k, d in enumerate(dims)})
+    cells = Cells(keys=keys,
+                  base={n: table.sums[0, :, j] for j, n in enumerate(rows.names)},
+                  compare={n: table.sums[1, :, j] for j, n in enumerate(rows.names)})
+    if _canonical(cells, dims) is not cells:  # pragma: no cover - the table's cells are sorted
+        raise RuntimeError("internal error: cross-classified cells must be unique and sorted "
+                           "so that cell arrays line up with the finest level")
+    levels = _levels(tree, cells, dims, rows.periods)
+    finest = levels[-1]
+    driver0, driver1 = filled_driver_values(tree, finest)
+    _, _, contributions = split_part(tree.structure, driver0, driver1)
+    cell_rate = {path: mean_share * value for path, value in contributions.items()}
+
+    effects, segments = _frames(tree, dims, rows, table, keys, composition, cell_rate,
+                                weights, totals, (r0, r1), values)
+    return Explanation(
+        tree=tree, method=METHOD, by=tuple(dims),
+        base=PeriodValue(rows.periods[0], level[0], totals[0]),
+        compare=PeriodValue(rows.periods[1], level[1], totals[1]),
+        effects=effects, segments=segments,
+        parts=_parts_frame(tree, levels[:2], dims, cell_rate, finest),
+    )
+
+
+def _frames(
+    tree: Tree, dims: list[str], rows, table, keys: pd.DataFrame, composition: np.ndarray,
+    cell_rate: dict[tuple[str, ...], np.ndarray], weights, totals, rates, values,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    labels = {d.path: d.label for d in tree.drivers}
+    n_dims = len(dims)
+    rate_cells = sum(cell_rate.values(), np.zeros(len(keys)))
+    mix_pieces, segment_pieces = [], []
+    for k, dim in enumerate(dims):
+        size = len(rows.labels[k])
+        of_cell = table.codes[:, k]
+        present = np.bincount(of_cell, minlength=size) > 0
+        values_k = np.asarray(rows.labels[k], dtype=object)
+        frame = pd.DataFrame({d: [None] * int(present.sum()) for d in dims}, dtype=object)
+        frame[dim] = values_k[present]
+        mix = np.bincount(of_cell, weights=composition[k], minlength=size)[present]
+        piece = frame.copy()
+        piece.insert(0, "level", dim)
+        piece.insert(0, "kind", "mix")
+        piece["path"] = [(tree.root,)] * len(piece)
+        piece["driver"] = tree.root
+        piece["label"] = f"{dim} composition"
+        piece["value"] = mix
+        mix_pieces.append(piece)
+        seg = frame.copy()
+        seg.insert(0, "level", dim)
+        seg["segment"] = [{dim: v} for v in values_k[present]]
+        w = [np.bincount(of_cell, weights=weights[t], minlength=size)[present] for t in (0, 1)]
+        seg["status"] = np.select([(w[0] > 0) & (w[1] > 0), w[1] > 0, w[0] > 0],
+                                  ["both", "entered", "exited"], default="empty")
+        seg["base_weight"], seg["compare_weight"] = w
+        seg["base_share"], seg["compare_share"] = w[0] / totals[0], w[1] / totals[1]
+        for t, name in ((0, "base_value"), (1, "compare_value")):
+            weighted = np.bincount(of_cell, weights=np.where(weights[t] > 0,
+                                                             weights[t] * rates[t], 0.0),
+                                   minlength=size)[present]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                seg[name] = np.where(w[t] > 0, weighted / np.where(w[t] > 0, w[t], 1.0),
+                                     np.nan)
+        seg["mix"] = mix
+        seg["rate"] = np.bincount(of_cell, weights=rate_cells, minlength=size)[present] / n_dims
+        seg["interaction"] = 0.0
+        segment_pieces.append(seg)
+    rate_pieces = []
+    for path, value in cell_rate.items():
+        piece = keys.astype(object).copy()
+        piece.insert(0, "level", None)
+        piece.insert(0, "kind", "rate")
+        piece["path"] = [path] * len(piece)
+        piece["driver"] = path[-1]
+        piece["label"] = labels.get(path, path[-1])
+        piece["value"] = value
+        rate_pieces.append(piece)
+    effects = pd.concat(mix_pieces + rate_pieces, ignore_index=True)
+    effects["level"] = effects["level"].astype(object).where(effects["level"].notna(), None)
+    effects = effects[[*EFFECT_COLUMNS[:2], *dims, *EFFECT_COLUMNS[2:]]]
+    segments = pd.concat(segment_pieces, ignore_index=True)
+    return effects, segments

@@ -1,0 +1,216 @@
+"""Reading and checking the aggregated data a tree is evaluated on.
+
+What belongs here: loading a CSV/Parquet file or taking a DataFrame, and checking it against a
+tree (columns present, numbers numeric and finite, counts non-negative, labels present), with
+errors that name the file, the column and the first bad row. What does not: arithmetic.
+
+The user's data is never altered: bad values are reported, not fixed. The returned frame is a
+new one holding only the columns the tree needs, period and segment labels as text.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kpitree.core.errors import DataError, did_you_mean, listing
+from kpitree.core.tree import Tree
+
+DataSource = str | Path | pd.DataFrame
+
+READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def read_table(source: DataSource) -> tuple[pd.DataFrame, str, int]:
+    """Read a source into a DataFrame; return it, its name for messages, and the row offset.
+
+    The offset turns a 0-based row position into what the user sees: a CSV line number
+    (header is line 1), or the 0-based position for Parquet and DataFrames.
+    """
+    if isinstance(source, pd.DataFrame):
+        # Positional rows: the caller's index may repeat (e.g. after pd.concat). The caller's
+        # frame itself is left untouched.
+        return source.reset_index(drop=True), "data", 0
+    path = Path(source)
+    name = str(path)
+    if not path.is_file():
+        raise DataError(f"{name}: data file not found")
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(
+            f"{name}: unsupported file type '{path.suffix}'; use .csv or .parquet"
+        )
+    if path.stat().st_size == 0:
+        raise DataError(f"{name}: the file is empty; it needs a header row and data rows")
+    if kind == "csv":
+        try:
+            with warnings.catch_warnings():
+                # A row longer than the header would be silently cut: make it an error.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                # Everything as text first: we decide what is numeric; '2026-09' stays a label.
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False,
+                                    skipinitialspace=True, index_col=False)
+        except pd.errors.ParserWarning:
+            raise DataError(
+                f"{name}: line {_first_long_line(path)} has more fields than the header row "
+                "(a trailing comma?); fix the file so every row has one field per column"
+            ) from None
+        except pd.errors.EmptyDataError:
+            raise DataError(
+                f"{name}: the file is empty; it needs a header row and data rows"
+            ) from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(f"{name}: cannot be read as CSV: {str(exc).strip()}") from None
+        return frame, name, 2
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for corrupt files
+        raise DataError(f"{name}: cannot be read as Parquet: {exc}") from None
+    # A stored index (pandas writes one) is not data: rows are positional.
+    return frame.reset_index(drop=True), name, 0
+
+
+def _first_long_line(path: Path) -> int:
+    """1-based line number of the first CSV row with more fields than the header."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        rows = csv.reader(handle)
+        width = len(next(rows, []))
+        for number, row in enumerate(rows, start=2):
+            if len(row) > width:
+                return number
+    return 2
+
+
+def read_for_tree(
+    source: DataSource, tree: Tree, *, dims: Sequence[str], period_column: str
+) -> tuple[pd.DataFrame, str, int]:
+    """Read a source and check it has rows and every column the tree and dimensions need.
+
+    Returns what :func:`read_table` returns. Raises :class:`DataError` naming a missing column,
+    suggesting a close name and listing the columns present.
+    """
+    frame, name, offset = read_table(source)
+    if frame.empty:
+        raise DataError(f"{name}: the data has no rows")
+    available = [str(c) for c in frame.columns]
+
+    def require(column: str, role: str) -> None:
+        if column not in frame.columns:
+            raise DataError(
+                f"{name}: missing column '{column}' ({role}).{did_you_mean(column, available)}"
+                f" Columns present: {listing(available)}"
+            )
+
+    require(period_column, "the period; use --period-column to name another")
+    for dim in dims:
+        require(dim, "a segment dimension")
+    for node, column in tree.columns.items():
+        require(column, f"needed by node '{node}' of {tree.spec.source}")
+    return frame, name, offset
+
+
+def load_data(
+    source: DataSource,
+    tree: Tree,
+    *,
+    by: Sequence[str] | None = None,
+    period_column: str = "period",
+) -> pd.DataFrame:
+    """Load and check the data for ``tree``; return a new frame with the needed columns.
+
+    Columns: ``period_column`` and the segment dimensions as text, then one float column per
+    column node (named after the *node*, not the data column).
+
+    Raises:
+        DataError: missing or misspelt column, missing/non-numeric/infinite value, negative
+            count, missing segment label, empty data. Messages name the column and first row.
+    """
+    dims = list(tree.segments if by is None else by)
+    frame, name, offset = read_for_tree(source, tree, dims=dims, period_column=period_column)
+
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for column in [period_column, *dims]:
+        out[column] = _labels(frame[column], column, name, offset)
+    counts = set(tree.count_columns)
+    for node, column in tree.columns.items():
+        out[node] = checked_numbers(frame[column], column, name, offset, count=column in counts)
+    return out
+
+
+def row_name(position: int, offset: int) -> str:
+    """What the user sees for a 0-based row: ``line N`` of a CSV, else ``row N``."""
+    return f"line {position + offset}" if offset else f"row {position}"
+
+
+def _labels(series: pd.Series, column: str, name: str, offset: int) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        text = series.dt.strftime("%Y-%m-%d")
+    else:
+        text = series.astype("string").str.strip()
+    missing = (text.isna() | (text == "")).to_numpy(dtype=bool)
+    if missing.any():
+        position = int(np.flatnonzero(missing)[0])
+        raise DataError(
+            f"{name}: column '{column}' has an empty label at {row_name(position, offset)}; "
+            "fill it in (e.g. 'unknown') so the row belongs to a segment"
+        )
+    return text.astype(object)
+
+
+def checked_numbers(
+    series: pd.Series, column: str, name: str, offset: int, *, count: bool
+) -> pd.Series:
+    """A measure column as floats; raises :class:`DataError` for the first bad cell."""
+    if pd.api.types.is_bool_dtype(series):
+        raise DataError(f"{name}: column '{column}' holds true/false values, not numbers")
+    if pd.api.types.is_numeric_dtype(series):
+        values = series.astype(float)
+        text = None
+    else:
+        text = series.astype(object).map(lambda v: "" if v is None else str(v).strip())
+        values = pd.to_numeric(text.where(text != "", np.nan), errors="coerce").astype(float)
+    array = values.to_numpy()
+    bad = ~np.isfinite(array)
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        raw = "" if text is None else text.iloc[position]
+        where = f"column '{column}' at {row_name(position, offset)}"
+        if text is not None and raw not in ("", "nan", "NaN", "NA", "null", "None"):
+            if np.isinf(array[position]):
+                raise DataError(f"{name}: infinite value '{raw}' in {where}; use a finite number")
+            raise DataError(f"{name}: non-numeric value '{raw}' in {where}; use a plain number")
+        if np.isinf(array[position]):
+            raise DataError(f"{name}: infinite value in {where}; use a finite number")
+        raise DataError(
+            f"{name}: missing value (NaN) in {where}; fill it in (0 if there was none) "
+            "or drop the row"
+        )
+    if count and (array < 0).any():
+        position = int(np.flatnonzero(array < 0)[0])
+        raise DataError(
+            f"{name}: negative count {array[position]:g} in column '{column}' at "
+            f"{row_name(position, offset)}; counts (weights and denominators) must be ≥ 0"
+        )
+    return pd.Series(array, index=values.index, dtype=float)
+
+
+def periods_in(frame: pd.DataFrame, period_column: str = "period") -> list[str]:
+    """Distinct periods in order of first appearance, sorted when they look sortable."""
+    return sorted(pd.unique(frame[period_column]).tolist())
+
+
+def check_period(frame: pd.DataFrame, period: object, name: str, period_column: str) -> str:
+    """Return the period as it appears in the data, or raise listing the periods present."""
+    text = str(period).strip()
+    present = periods_in(frame, period_column)
+    if text not in present:
+        raise DataError(
+            f"{name}: period '{text}' is not in the data.{did_you_mean(text, present)} "
+            f"Periods present: {listing(present)}"
+        )
+    return text

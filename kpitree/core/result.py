@@ -1,0 +1,233 @@
+"""The result of an attribution: a frozen value whose effects provably add up.
+
+What belongs here: :class:`Explanation` — totals, the tidy effects and segments tables, the JSON
+contract of DESIGN.md §4 — and the invariant check run every time one is built. What does not:
+the maths (see :mod:`kpitree.core.attribution`) or any rendering: the methods that draw or print
+look their view up in :mod:`kpitree.core.views`, which :mod:`kpitree.present` fills.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from kpitree.core import views
+from kpitree.core.errors import RenderError
+
+if TYPE_CHECKING:  # the core never imports rendering at runtime
+    from kpitree.core.tree import Tree
+
+EFFECT_COLUMNS = ("kind", "level", "path", "driver", "label", "value")
+EFFECT_KINDS = ("mix", "rate", "interaction")
+
+# Effects must add up to the change to floating-point precision (relative to the values).
+RELATIVE_TOLERANCE = 1e-9
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: an undefined value (absent segment) is null."""
+    # ``+ 0.0`` turns −0.0 into 0.0, so JSON never shows "-0.0".
+    return None if value is None or math.isnan(value) else float(value) + 0.0
+
+
+class AttributionError(AssertionError):
+    """Internal: effects failed to add up to the change (a bug, never bad input)."""
+
+
+@dataclass(frozen=True)
+class PeriodValue:
+    """The root's value in one period, with the total weight behind it."""
+
+    period: str
+    value: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Bootstrap intervals of an explanation (see :mod:`kpitree.analysis.bootstrap`).
+
+    Attributes:
+        level: the nominal coverage, e.g. 0.95.
+        replicates, seed: the bootstrap's size and seed (the same seed gives the same numbers).
+        method: how the intervals were made (``poisson bootstrap, percentile``).
+        totals: ``{"mix": (low, high), "rate": …, "delta": …}``.
+        segments: each segment's whole contribution (its mix + rate), ``{label: (low, high)}``.
+        effects: ``low``, ``high`` and ``noise`` (the interval spans zero: not distinguishable
+            from noise) per effect row, with the index of :attr:`Explanation.effects`.
+    """
+
+    level: float
+    replicates: int
+    seed: int
+    method: str
+    totals: dict[str, tuple[float, float]]
+    segments: dict[str, tuple[float, float]]
+    effects: pd.DataFrame = field(repr=False, compare=False)
+
+    def noise(self, kind: str) -> bool:
+        """Whether a total's interval spans zero."""
+        low, high = self.totals[kind]
+        return bool(low <= 0.0 <= high)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why the root moved from ``base`` to ``compare``, split exactly into effects.
+
+    Attributes:
+        tree: the tree explained.
+        method: ``shapley``, ``sequential`` or ``lmdi``.
+        by: the segment dimensions, outermost first.
+        base, compare: the two periods and the root's value in each.
+        effects: one row per effect — ``kind`` (mix, rate, interaction), ``level`` (the dimension
+            of a mix/interaction row), one column per dimension, ``path`` from the root to the
+            driver, ``driver``, ``label``, ``value``. Sums exactly to :attr:`delta`.
+        segments: one row per segment at every level, shares within the parent, values, status
+            (``both``, ``entered``, ``exited``, ``empty``) and the segment's mix/rate totals.
+        parts: every node of the driver structure per segment and period, with its rate effect
+            (what the tree image draws).
+        intervals: bootstrap intervals of the totals and effects, when asked for
+            (:func:`kpitree.analysis.bootstrap.with_intervals`); ``None`` otherwise.
+    """
+
+    tree: Tree = field(repr=False, compare=False)
+    method: str
+    by: tuple[str, ...]
+    base: PeriodValue
+    compare: PeriodValue
+    effects: pd.DataFrame = field(repr=False, compare=False)
+    segments: pd.DataFrame = field(repr=False, compare=False)
+    parts: pd.DataFrame = field(repr=False, compare=False)
+    intervals: Intervals | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        total = float(self.effects["value"].sum()) if len(self.effects) else 0.0
+        scale = max(1.0, abs(self.base.value), abs(self.compare.value))
+        if not math.isclose(total, self.delta, rel_tol=0.0, abs_tol=RELATIVE_TOLERANCE * scale):
+            raise AttributionError(
+                f"effects add up to {total!r}, not to the change {self.delta!r} "
+                f"({self.method}); this is a bug in kpitree"
+            )
+
+    @property
+    def metric(self) -> str:
+        return self.tree.root
+
+    @property
+    def delta(self) -> float:
+        """``compare − base`` of the root."""
+        return self.compare.value - self.base.value
+
+    @property
+    def totals(self) -> dict[str, float]:
+        """Effect totals by kind (``mix``, ``rate``, and ``interaction`` for sequential)."""
+        sums = self.effects.groupby("kind", sort=False)["value"].sum()
+        kinds = [k for k in EFFECT_KINDS if k in sums.index or k != "interaction"]
+        return {kind: float(sums.get(kind, 0.0)) for kind in kinds}
+
+    def by_driver(self) -> pd.DataFrame:
+        """Rate effects summed over segments, one row per driver path (largest first)."""
+        rate = self.effects[self.effects["kind"] == "rate"]
+        table = rate.groupby(["path", "label"], sort=False)["value"].sum().reset_index()
+        return table.reindex(table["value"].abs().sort_values(ascending=False).index)
+
+    def top_effects(self, n: int = 10) -> pd.DataFrame:
+        """The ``n`` effects with the largest absolute value."""
+        order = self.effects["value"].abs().sort_values(ascending=False, kind="stable").index
+        return self.effects.loc[order[:n]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The DESIGN.md §4 contract as plain Python (full precision, no rounding)."""
+        segments = []
+        for row in self.segments.itertuples(index=False):
+            segments.append({
+                "segment": dict(row.segment), "level": row.level, "status": row.status,
+                "base": {"share": row.base_share, "value": _number(row.base_value),
+                         "weight": row.base_weight},
+                "compare": {"share": row.compare_share, "value": _number(row.compare_value),
+                            "weight": row.compare_weight},
+                "effects": {"mix": row.mix, "rate": row.rate, "interaction": row.interaction},
+            })
+        effects = []
+        for row in self.effects.itertuples(index=False):
+            item: dict[str, Any] = {"kind": row.kind}
+            if row.kind != "rate":
+                item["level"] = row.level
+            segment = {d: getattr(row, d) for d in self.by if getattr(row, d) is not None}
+            item.update({"segment": segment, "path": list(row.path), "label": row.label,
+                         "value": _number(row.value)})
+            effects.append(item)
+        extra: dict[str, Any] = {}
+        if self.intervals is not None:
+            bounds = self.intervals.effects
+            for item, low, high, noise in zip(effects, bounds["low"], bounds["high"],
+                                              bounds["noise"], strict=True):
+                item["interval"] = [_number(low), _number(high)]
+                item["noise"] = bool(noise)
+            extra["intervals"] = {
+                "level": self.intervals.level, "replicates": self.intervals.replicates,
+                "seed": self.intervals.seed, "method": self.intervals.method,
+                "totals": {k: [_number(lo), _number(hi)]
+                           for k, (lo, hi) in self.intervals.totals.items()},
+                "noise": {k: self.intervals.noise(k) for k in self.intervals.totals},
+                "segments": {k: [_number(lo), _number(hi)]
+                             for k, (lo, hi) in self.intervals.segments.items()},
+            }
+        return {
+            "tree": self.tree.name,
+            "title": self.tree.title,
+            "metric": self.metric,
+            "unit": self.tree.unit,
+            "method": self.method,
+            "by": list(self.by),
+            "base": {"period": self.base.period, "value": self.base.value,
+                     "weight": self.base.weight},
+            "compare": {"period": self.compare.period, "value": self.compare.value,
+                        "weight": self.compare.weight},
+            "delta": self.delta,
+            "totals": self.totals,
+            "segments": segments,
+            "effects": effects,
+            **extra,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The JSON output contract (DESIGN.md §4)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def render(self, path: str | None = None, *, format: str | None = None) -> bytes:
+        """Render the annotated tree image (PNG, SVG or PDF); see
+        :func:`kpitree.present.tree_image.render_explanation`."""
+        return views.show("tree_image", self, path, format=format)
+
+    def plot_bridge(self, path: str | None = None, *, rate_by: str = "component",
+                    top: int | None = None) -> Any:
+        """The bridge chart as a matplotlib figure (shown in Jupyter), written to ``path`` if
+        given (PNG, SVG or PDF); see :mod:`kpitree.present.bridge`."""
+        top = views.show("bridge_top") if top is None else top
+        if path is not None:
+            views.show("bridge_file", self, path, rate_by=rate_by, top=top)
+        return views.show("bridge_figure", self, rate_by=rate_by, top=top)
+
+    def narrative(self) -> Any:
+        """The plain-language summary (:class:`kpitree.present.narrative.Narrative`)."""
+        return views.show("narrative", self)
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the narrative, then the annotated tree (text only without dot)."""
+        return views.show("explanation_html", self)
+
+    def _repr_svg_(self) -> str | None:
+        """Notebook display: the annotated tree; falls back to text if Graphviz is missing."""
+        try:
+            return self.render(format="svg").decode("utf-8")
+        except RenderError:
+            return None
+
+    def __str__(self) -> str:
+        return views.show("explanation_table", self)

@@ -1,0 +1,321 @@
+"""Reading tree files: strict YAML into frozen specs that remember where they came from.
+
+What belongs here: turning a YAML file (or text) into :class:`TreeSpec` / :class:`NodeSpec`
+values, with every field type-checked and every problem located as ``file:line``. What does not:
+anything about what the formulas mean (that is :mod:`kpitree.core.tree`).
+
+The YAML subset is deliberately small: no tags (so nothing can build objects), no anchors or
+aliases (so nothing can explode in size), no duplicate keys (so nothing is silently dropped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kpitree.core.definitions import DataDefinition, parse_data_section
+from kpitree.core.errors import TreeError, did_you_mean
+
+MAX_TREE_FILE_BYTES = 1_000_000
+
+TREE_KEYS = ("name", "title", "description", "root", "weight", "segments", "unit", "nodes",
+             "data")
+NODE_KEYS = ("label", "column", "formula", "format", "description")
+NODE_FORMATS = ("currency", "percent", "number")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node as written in the tree file: exactly one of ``column`` or ``formula``."""
+
+    name: str
+    label: str
+    column: str | None = None
+    formula: str | None = None
+    format: str | None = None
+    description: str = ""
+    line: int = 0
+
+    @property
+    def is_column(self) -> bool:
+        return self.column is not None
+
+
+@dataclass(frozen=True)
+class TreeSpec:
+    """A whole tree file, validated for shape but not yet for meaning."""
+
+    name: str
+    title: str
+    root: str
+    weight: str
+    segments: tuple[str, ...]
+    unit: str
+    nodes: tuple[NodeSpec, ...]
+    source: str = "<tree>"
+    description: str = ""
+    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    # The optional `data:` section (raw-event definitions, see kpitree.core.definitions).
+    data: DataDefinition | None = None
+
+    def where(self, line: int | None = None) -> str:
+        """``file:line`` for messages (just ``file`` when the line is unknown)."""
+        return f"{self.source}:{line}" if line else self.source
+
+    def node(self, name: str) -> NodeSpec:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses tags, anchors and aliases while composing."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            raise _Located(line, f"YAML aliases ('*{event.anchor}') are not allowed in tree files")
+        if getattr(event, "anchor", None):
+            raise _Located(line, f"YAML anchors ('&{event.anchor}') are not allowed in tree files")
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!"):
+            raise _Located(line, f"YAML tags ('{tag}') are not allowed in tree files")
+        return super().compose_node(parent, index)
+
+
+class _Located(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _plain(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+    """Convert a composed YAML node to plain Python, rejecting duplicate keys."""
+    if isinstance(node, yaml.ScalarNode):
+        # Implicitly resolved scalars only (tags were refused while composing).
+        return loader.construct_object(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, loader) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _plain(key_node, loader)
+            if not isinstance(key, str | int | float | bool) or key is None:
+                raise _Located(key_node.start_mark.line + 1, "mapping keys must be plain names")
+            if key in result:
+                raise _Located(key_node.start_mark.line + 1, f"duplicate key '{key}'")
+            result[key] = _plain(value_node, loader)
+        return result
+    raise _Located(node.start_mark.line + 1, "unsupported YAML construct")
+
+
+def _compose(text: str, source: str) -> tuple[Any, dict[str, int]]:
+    """Compose and convert YAML text; return the data and the line of each node name."""
+    loader = _StrictLoader(text)
+    try:
+        root = loader.get_single_node()
+    except RecursionError:
+        raise TreeError(f"{source}: the YAML is nested too deeply for a tree file") from None
+    except _Located as exc:
+        raise TreeError(f"{source}:{exc.line}: {exc.message}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        position = f"{mark.line + 1}:{mark.column + 1}" if mark else "?"
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise TreeError(f"{source}:{position}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise TreeError(f"{source}: YAML error: {exc}") from None
+    if root is None:
+        raise TreeError(f"{source}: the tree file is empty; see trees/saas_arpu.yaml")
+    lines: dict[str, int] = {}
+    if isinstance(root, yaml.MappingNode):
+        for key_node, value_node in root.value:
+            lines[f"@{key_node.value}"] = key_node.start_mark.line + 1
+            if key_node.value == "nodes" and isinstance(value_node, yaml.MappingNode):
+                for name_node, _ in value_node.value:
+                    lines.setdefault(str(name_node.value), name_node.start_mark.line + 1)
+    try:
+        data = _plain(root, loader)
+    except _Located as exc:
+        raise TreeError(f"{source}:{exc.line}: {exc.message}") from None
+    except RecursionError:
+        raise TreeError(f"{source}: the YAML is nested too deeply for a tree file") from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def parse_tree_text(text: str, source: str = "<tree>") -> TreeSpec:
+    """Parse tree-file text into a :class:`TreeSpec` (shape checks only).
+
+    Raises:
+        TreeError: naming ``source:line`` and the problem.
+    """
+    data, lines = _compose(text, source)
+    if not isinstance(data, dict):
+        raise TreeError(
+            f"{source}:1: a tree file must be a mapping with 'root', 'weight' and 'nodes' keys"
+        )
+    problems: list[str] = []
+
+    def at(key: str) -> str:
+        return f"{source}:{lines.get(key, 1)}"
+
+    for key in data:
+        if key not in TREE_KEYS:
+            problems.append(
+                f"{at('@' + str(key))}: unknown key '{key}'.{did_you_mean(key, TREE_KEYS)}"
+                f" Allowed: {', '.join(TREE_KEYS)}"
+            )
+
+    def text_field(key: str, required: bool, default: str = "") -> str:
+        value = data.get(key, default)
+        if value is None or value == "":
+            if required:
+                problems.append(f"{source}: missing required key '{key}'")
+            return default
+        if not isinstance(value, str):
+            problems.append(f"{at('@' + key)}: '{key}' must be a text value, not {value!r}")
+            return default
+        return value
+
+    root = text_field("root", required=True)
+    weight = text_field("weight", required=True)
+    name = text_field("name", required=False, default=Path(source).stem)
+    title = text_field("title", required=False, default=name)
+    unit = text_field("unit", required=False)
+    description = text_field("description", required=False)
+
+    raw_segments = data.get("segments", [])
+    if isinstance(raw_segments, str):
+        raw_segments = [raw_segments]
+    if not isinstance(raw_segments, list) or not all(isinstance(s, str) for s in raw_segments):
+        problems.append(f"{at('@segments')}: 'segments' must be a list of column names")
+        raw_segments = []
+    if len(set(raw_segments)) != len(raw_segments):
+        problems.append(f"{at('@segments')}: 'segments' lists a dimension twice")
+
+    nodes: list[NodeSpec] = []
+    raw_nodes = data.get("nodes")
+    if raw_nodes is None:
+        problems.append(f"{source}: missing required key 'nodes'")
+        raw_nodes = {}
+    elif not isinstance(raw_nodes, dict) or not raw_nodes:
+        problems.append(f"{at('@nodes')}: 'nodes' must be a non-empty mapping of name → node")
+        raw_nodes = {}
+    for node_name, body in raw_nodes.items():
+        node = _node_spec(str(node_name), body, lines.get(str(node_name), 0), source, problems)
+        if node is not None:
+            nodes.append(node)
+
+    data_definition = parse_data_section(data.get("data"), source, lines.get("@data", 0), problems)
+
+    _raise_all(problems, source)
+    return TreeSpec(
+        name=name,
+        title=title,
+        root=root,
+        weight=weight,
+        segments=tuple(raw_segments),
+        unit=unit,
+        nodes=tuple(nodes),
+        source=source,
+        description=description,
+        lines=lines,
+        data=data_definition,
+    )
+
+
+def _node_spec(
+    name: str, body: Any, line: int, source: str, problems: list[str]
+) -> NodeSpec | None:
+    where = f"{source}:{line}" if line else source
+    if not name.isidentifier():
+        problems.append(
+            f"{where}: node name '{name}' must be a plain identifier (letters, digits, _)"
+        )
+        return None
+    if not isinstance(body, dict):
+        problems.append(
+            f"{where}: node '{name}' must be a mapping with 'column' or 'formula', "
+            f"e.g. {{column: {name}}}"
+        )
+        return None
+    for key in body:
+        if key not in NODE_KEYS:
+            problems.append(
+                f"{where}: node '{name}' has unknown key '{key}'.{did_you_mean(key, NODE_KEYS)}"
+                f" Allowed: {', '.join(NODE_KEYS)}"
+            )
+    column, formula = body.get("column"), body.get("formula")
+    if column is None and formula is None:
+        problems.append(
+            f"{where}: node '{name}' needs a 'column' (a data column to sum) or a 'formula'"
+        )
+        return None
+    if column is not None and formula is not None:
+        problems.append(f"{where}: node '{name}' has both 'column' and 'formula'; keep one")
+        return None
+    if formula is not None and not isinstance(formula, str | int | float):
+        problems.append(f"{where}: node '{name}': 'formula' must be text like 'base / users'")
+        return None
+    if column is not None and not isinstance(column, str):
+        problems.append(f"{where}: node '{name}': 'column' must be a column name")
+        return None
+    fmt = body.get("format")
+    if fmt is not None and fmt not in NODE_FORMATS:
+        problems.append(
+            f"{where}: node '{name}': format '{fmt}' is not one of {', '.join(NODE_FORMATS)}"
+            f".{did_you_mean(fmt, NODE_FORMATS)}"
+        )
+        fmt = None
+    label = body.get("label", name)
+    return NodeSpec(
+        name=name,
+        label=str(label),
+        column=column,
+        formula=None if formula is None else str(formula),
+        format=fmt,
+        description=str(body.get("description", "")),
+        line=line,
+    )
+
+
+def _raise_all(problems: list[str], source: str) -> None:
+    if len(problems) == 1:
+        raise TreeError(problems[0])
+    if problems:
+        error = TreeError(f"{len(problems)} problems in {source}: " + "; ".join(problems))
+        error.problems = tuple(problems)  # type: ignore[attr-defined]
+        raise error
+
+
+def read_tree_spec(path: str | Path) -> TreeSpec:
+    """Read and shape-check a tree file.
+
+    Raises:
+        TreeError: the file is missing, too large, not UTF-8 or malformed.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise TreeError(f"{source}: tree file not found")
+    size = path.stat().st_size
+    if size > MAX_TREE_FILE_BYTES:
+        raise TreeError(
+            f"{source}: tree file is {size:,} bytes; tree files are limited to "
+            f"{MAX_TREE_FILE_BYTES:,} bytes"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TreeError(f"{source}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    if not text.strip():
+        raise TreeError(f"{source}: the tree file is empty; see trees/saas_arpu.yaml")
+    return parse_tree_text(text, source)

@@ -1,0 +1,91 @@
+"""The terminal table of ``kpitree drivers``: totals, dimension ranking, segments in split order.
+
+Rendering only formats: every number goes through :mod:`kpitree.core.formatting`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kpitree.core.formatting import format_change, format_pct_change, format_value
+
+if TYPE_CHECKING:
+    from kpitree.analysis.drivers import Drivers
+
+NOISE = "≈0?"  # the interval spans zero: not distinguishable from noise
+
+
+def _interval(low: float, high: float, kind: str, unit: str | None) -> str:
+    mark = f" {NOISE}" if low <= 0 <= high else ""
+    return f"[{format_change(low, kind, unit)}, {format_change(high, kind, unit)}]{mark}"
+
+
+def format_drivers(result: Drivers, *, top: int = 10) -> str:
+    """A readable plain-text summary of a driver search."""
+    tree = result.tree
+    unit = tree.unit
+    kind = tree.format_of(result.metric) or ("currency" if unit else "number")
+    base, compare = result.base, result.compare
+    intervals = result.intervals
+    lines = [
+        f"{tree.title} — {tree.name} (drivers over {', '.join(result.dims)}; depth "
+        f"{result.depth})",
+        f"{tree.label(result.metric)}  {base.period} {format_value(base.value, kind, unit)}"
+        f" → {compare.period} {format_value(compare.value, kind, unit)}   "
+        f"{format_change(result.delta, kind, unit)} "
+        f"({format_pct_change(base.value, compare.value)})",
+        "",
+    ]
+    names = {"mix": "mix (between segments)", "rate": "rate (within segments)"}
+    width = 30
+    for name, value in result.totals.items():
+        text = f"  {names.get(name, name):<{width}}{format_change(value, kind, unit):>12}"
+        if intervals is not None:
+            text += "   " + _interval(*intervals.totals[name], kind, unit)
+        lines.append(text)
+    lines.append("  " + "─" * (width + 12))
+    total = f"  {'total':<{width}}{format_change(result.delta, kind, unit):>12}"
+    if intervals is not None:
+        total += "   " + _interval(*intervals.totals["delta"], kind, unit)
+    lines.append(total)
+    if intervals is not None:
+        lines.append(f"  {intervals.level:.0%} intervals: {intervals.method}, "
+                     f"{intervals.replicates} replicates, seed {intervals.seed}; "
+                     f"{NOISE} = not distinguishable from noise")
+
+    lines += ["", "Dimensions by concentration (score = Σ|mix| + Σ|rate − even rate change|)"]
+    for row in result.ranking.itertuples(index=False):
+        lines.append(
+            f"  {row.rank:>2}. {row.dimension:<14}{row.values:>4} values  score "
+            f"{format_value(row.score, kind, unit):>10}   mix "
+            f"{format_change(row.mix, kind, unit):>9}  rate "
+            f"{format_change(row.rate, kind, unit):>9}   most: {row.top}"
+        )
+
+    lines += ["", "Segments in split order (each takes the rows no earlier segment took)",
+              f"  {'#':>2}  {'segment':<48}{'share ' + base.period:>12}{'→ ' + compare.period:>9}"
+              f"{'mix':>11}{'rate':>11}{'total':>11}"
+              + ("   interval" if intervals is not None else "")]
+    for row in result.found.itertuples(index=False):
+        flag = {"entered": " (new)", "exited": " (gone)"}.get(row.status, "")
+        step = f"{row.step:>2}" if row.step else "  "
+        share0 = row.base_share if row.status in ("both", "exited") else None
+        share1 = row.compare_share if row.status in ("both", "entered") else None
+        text = (f"  {step}  {(row.segment + flag)[:48]:<48}"
+                f"{format_value(share0, 'percent'):>12}{format_value(share1, 'percent'):>9}"
+                f"{format_change(row.mix, kind, unit):>11}{format_change(row.rate, kind, unit):>11}"
+                f"{format_change(row.contribution, kind, unit):>11}")
+        if intervals is not None:
+            text += "   " + _interval(*intervals.segments[row.segment], kind, unit)
+        lines.append(text)
+
+    lines += ["", f"Top {min(top, len(result.effects))} effects"]
+    for index, row in result.top_effects(top).iterrows():
+        what = row["label"] if row["kind"] == "rate" else row["kind"]
+        text = (f"  {row['kind']:<6}{str(row[result.dimension])[:40]:<42}{what:<26}"
+                f"{format_change(row['value'], kind, unit):>11}")
+        if intervals is not None:
+            bounds = intervals.effects.loc[index]
+            text += "   " + _interval(bounds["low"], bounds["high"], kind, unit)
+        lines.append(text)
+    return "\n".join(lines)
