@@ -1,6 +1,6 @@
 """Benchmark: ``kpitree drivers`` at scale, and side by side with wise-pizza on planted data.
 
-The data are user-level rows from :func:`kpitree.io.synthetic.planted_users` (six dimensions,
+The data are user-level rows from :func:`kpitree.io.generate.planted_users` (six dimensions,
 ≈ 11,500 combinations in the compare period) with four known drivers planted: a price rise in
 ``tier=pro & region=EU``, a mix shift out of ``tier=enterprise``, a price and usage cut in
 ``region=APAC & device=android``, and a newly launched ``tier=business``.
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 import kpitree
-from kpitree.io.synthetic import DIMENSIONS, PLANTED, planted_users
+from kpitree.io.generate import DIMENSIONS, PLANTED, planted_users
 
 TREE = Path(__file__).resolve().parents[1] / "trees" / "saas_arpu.yaml"
 DIMS = list(DIMENSIONS)

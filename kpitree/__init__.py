@@ -10,11 +10,17 @@ Load a metric tree, evaluate it on two periods, and split the change exactly int
     result.effects         # tidy DataFrame, sums exactly to result.delta
     result.render("arpu.png")
     kpitree.write_report(result, "out/2026-10")  # HTML + Markdown review pack
+
+This facade holds what analysts call; everything else stays importable from its sub-package:
+:mod:`kpitree.core` (model and maths), :mod:`kpitree.analysis` (trend, scenarios, totals,
+drivers), :mod:`kpitree.io` (raw events), :mod:`kpitree.present` (images, reports),
+:mod:`kpitree.cli` (the command). Importing it registers the presentation's views.
 """
 
 from kpitree.analysis.bootstrap import with_intervals
 from kpitree.analysis.cross import explain_cross
 from kpitree.analysis.drivers import Drivers, drivers
+from kpitree.analysis.ltv import lifetime_value, ltv, project_next
 from kpitree.analysis.scenario import (
     GoalError,
     Scenario,
@@ -25,13 +31,7 @@ from kpitree.analysis.scenario import (
     sensitivity,
     snapshot,
 )
-from kpitree.analysis.totals import (
-    TotalExplanation,
-    explain_total,
-    lifetime_value,
-    ltv,
-    project_next,
-)
+from kpitree.analysis.totals import TotalExplanation, explain_total
 from kpitree.analysis.trend import Trend, trend
 from kpitree.core.attribution import METHODS, explain
 from kpitree.core.data import load_data
@@ -44,26 +44,20 @@ from kpitree.core.errors import (
     TreeError,
 )
 from kpitree.core.evaluate import evaluate
-from kpitree.core.result import Explanation, Intervals, PeriodValue
-from kpitree.core.tree import Driver, Linear, Product, Tree, build_tree, load_tree, tree_from_text
-from kpitree.present.narrative import Narrative, narrate
+from kpitree.core.result import Explanation
+from kpitree.core.tree import Tree, load_tree, tree_from_text
+from kpitree.present.narrative import narrate
 from kpitree.present.report import write_report
 
 __all__ = [
     "METHODS",
     "DataError",
-    "Driver",
     "Drivers",
     "Explanation",
     "FormulaError",
     "GoalError",
-    "Intervals",
     "KpitreeError",
-    "Linear",
     "MethodError",
-    "Narrative",
-    "PeriodValue",
-    "Product",
     "RenderError",
     "Scenario",
     "ScenarioError",
@@ -72,7 +66,6 @@ __all__ = [
     "Tree",
     "TreeError",
     "Trend",
-    "build_tree",
     "compare_scenarios",
     "drivers",
     "evaluate",

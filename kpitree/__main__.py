@@ -1,5 +1,5 @@
-"""``python -m kpitree`` runs the command line."""
+"""``python -m kpitree`` runs the command line (:func:`kpitree.cli.run`)."""
 
-from kpitree.cli.main import run
+from kpitree.cli import run
 
 run()

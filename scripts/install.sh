@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up used by ./quickstart.sh and ./test.sh: system Graphviz, then the project's
-# virtual environment at .venv/ with kpitree (editable). With --test (./test.sh) also the test
-# tools, the database engines' drivers, and the test-only system packages (PostgreSQL server,
-# Java for Spark, Chromium).
+# virtual environment at .venv/ with kpitree[all] (editable). With --test (./test.sh) also the
+# test tools (pytest, ruff, mypy, import-linter), the database engines' drivers, and the
+# test-only system packages (PostgreSQL server, Java for Spark, Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,13 +76,18 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
-# 3. kpitree itself, editable (with the test tools and database engines for --test);
-#    skipped when nothing changed.
-extras="" && [ -n "$testing" ] && extras="[test,engines]"
-stamp=".venv/.kpitree-installed${testing:+-test}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  say "installing kpitree${extras} into .venv"
+# 3. kpitree itself, editable, with every extra a user needs (images, charts, the review pack,
+#    raw events); for --test also the test tools and the database engines' drivers. Skipped when
+#    this set of extras was installed after pyproject.toml (and this script) last changed: the
+#    stamp's name carries the extras, so a change of extras installs again. A test install
+#    covers the plain one, so it stamps both.
+extras="all" && [ -n "$testing" ] && extras="all,test,engines"
+stamp=".venv/.kpitree-installed-${extras//,/-}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/install.sh -nt "$stamp" ]; then
+  say "installing kpitree[${extras}] into .venv"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".${extras}"
+  .venv/bin/python -m pip install -q -e ".[${extras}]"
+  rm -f .venv/.kpitree-installed .venv/.kpitree-installed-test  # the stamps before extras
   touch "$stamp"
+  if [ -n "$testing" ]; then touch .venv/.kpitree-installed-all; fi
 fi

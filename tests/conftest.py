@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-PUBLISHED = ROOT.parent / "shared" / "published"
+# The published worked examples, vendored from ../shared/published (see its README.md).
+PUBLISHED = ROOT / "tests" / "published"
 SAAS_TREE = ROOT / "trees" / "saas_arpu.yaml"
 SAAS_DATA = ROOT / "data" / "saas_monthly.csv"
 
@@ -26,14 +29,18 @@ nodes:
 
 
 def published(example: str) -> Path:
-    """Folder of a published worked example; skip the test when ../shared is absent."""
+    """Folder of a vendored published worked example, ``tests/published/<example>``.
+
+    The examples are part of the repository, so a missing folder is an error, not a skip.
+    """
     folder = PUBLISHED / example
     if not folder.is_dir():
-        pytest.skip(f"published example {example} not found at {folder} (../shared is absent)")
+        raise FileNotFoundError(f"published example {example!r} is not vendored at {folder}")
     return folder
 
 
 def read_expected(path: Path) -> dict:
+    """The parsed ``*expected.json`` of a published example."""
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -49,3 +56,25 @@ def assert_printed(actual: float, printed: float, what: str = "") -> None:
     assert abs(actual - printed) <= tolerance, (
         f"{what}: computed {actual!r}, published {printed!r} (±{tolerance:g})"
     )
+
+
+def run_cli(*args: object, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run ``kpitree ARGS…`` in this process from ``cwd``; return its exit code, stdout, stderr.
+
+    The in-process twin of ``subprocess.run([sys.executable, "-m", "kpitree", …], cwd=ROOT,
+    capture_output=True, text=True)`` (same result type), without a new interpreter per run.
+    The working directory is restored afterwards; ``--debug`` lets the exception through.
+    """
+    from kpitree.cli import main
+
+    argv = [str(arg) for arg in args]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main(argv)
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["kpitree", *argv], code, stdout.getvalue(),
+                                       stderr.getvalue())

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.core.attribution import log_mean, shapley_weight
+from kpitree.core.lmdi import log_mean
 from kpitree.core.result import AttributionError, Explanation
+from kpitree.core.shapley import shapley_weight
 from tests.conftest import SAAS_TREE, SIMPLE_TREE
 
 SIMPLE = kpitree.tree_from_text(SIMPLE_TREE)
@@ -203,14 +204,13 @@ def test_lmdi_refuses_negative_values():
 
 def test_lmdi_refuses_division_by_a_sum():
     """LMDI needs a sum of products; a sum in a denominator cannot be expanded into one."""
-    from kpitree.core.attribution import _expand
     from kpitree.core.expr import Ref
+    from kpitree.core.structure import Driver, Linear, Product, expand_products
 
-    a, b, c = (kpitree.Driver(("r", n), Ref(n), n) for n in "abc")
-    part = kpitree.Product(("r",), ((1, a), (-1, kpitree.Linear(("r", "d"), ((1.0, b),
-                                                                              (1.0, c))))))
+    a, b, c = (Driver(("r", n), Ref(n), n) for n in "abc")
+    part = Product(("r",), ((1, a), (-1, Linear(("r", "d"), ((1.0, b), (1.0, c))))))
     with pytest.raises(kpitree.MethodError, match="divides by a sum"):
-        _expand(part)
+        expand_products(part)
 
 
 def test_unknown_method_suggests():
@@ -271,13 +271,14 @@ def test_exact_even_with_subnormal_values(method):
 def test_attribute_accepts_cells_in_any_order_and_repeated(method):
     """Callers such as driver discovery build Cells in their own order; found by a render whose
     driver boxes showed another segment's effects."""
-    from kpitree.core.attribution import Cells, attribute
+    from kpitree.core.attribution import attribute
+    from kpitree.core.cells import Cells
 
     keys = pd.DataFrame({"tier": ["pro", "basic", "pro"]})  # unsorted, 'pro' twice
-    cells = Cells(keys, base={"revenue": np.array([600.0, 800.0, 400.0]),
-                              "users": np.array([12.0, 80.0, 8.0])},
-                  compare={"revenue": np.array([1200.0, 660.0, 1200.0]),
-                           "users": np.array([20.0, 60.0, 20.0])})
+    cells = Cells.two(keys, {"revenue": np.array([600.0, 800.0, 400.0]),
+                             "users": np.array([12.0, 80.0, 8.0])},
+                      {"revenue": np.array([1200.0, 660.0, 1200.0]),
+                       "users": np.array([20.0, 60.0, 20.0])})
     result = attribute(SIMPLE, cells, dims=["tier"], method=method, periods=("p0", "p1"))
     expected = kpitree.explain(SIMPLE, TWO_TIERS, base="p0", compare="p1", method=method)
     pd.testing.assert_frame_equal(result.effects, expected.effects)

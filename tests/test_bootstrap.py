@@ -10,7 +10,7 @@ import pytest
 import kpitree
 from kpitree.analysis.bootstrap import one_level_effects, replicate_sums, with_intervals
 from kpitree.core.errors import MethodError
-from kpitree.io.synthetic import planted_users
+from kpitree.io.generate import planted_users
 
 from .conftest import SAAS_DATA, SAAS_TREE
 

@@ -13,7 +13,7 @@ import kpitree
 from kpitree.core.errors import RenderError
 from kpitree.present import bridge
 from kpitree.present.bridge import bridge_figure, bridge_steps, render_bridge
-from kpitree.present.tree_image import NEGATIVE, POSITIVE
+from kpitree.present.style import NEGATIVE, POSITIVE
 from tests.conftest import SAAS_DATA, SAAS_TREE
 from tests.test_render import wide_data
 

@@ -1,8 +1,13 @@
-"""The ``kpitree`` command end to end, in subprocesses (DESIGN.md §5).
+"""The ``kpitree`` command end to end (DESIGN.md §5), in this process, plus a few real processes.
 
 Every bad input must exit 2 with exactly one line ``kpitree: error: …`` on stderr that names
 what is wrong and where (file, line, node, column, row, period), nothing on stdout, no traceback,
 and no image written. Successful runs exit 0 and follow the JSON contract of DESIGN.md §4.
+
+Most cases call ``kpitree.cli.main(argv)`` in this process (:func:`tests.conftest.run_cli`: a new
+interpreter per case cost about two seconds each); the section "In a real process" keeps what
+only a real process shows: the console script, ``python -m kpitree``, exit codes and stderr of
+an interpreter, the ``--debug`` traceback and a reader that stops early.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import pandas as pd
 import pytest
 
 import kpitree
-from tests.conftest import ROOT, SAAS_DATA
+from kpitree.cli import commands, main
+from tests.conftest import ROOT, SAAS_DATA, run_cli
 
 TREE = "trees/saas_arpu.yaml"
 DATA = "data/saas_monthly.csv"
@@ -28,8 +34,15 @@ HEADER = "name: t\nroot: arpu\nweight: users\nsegments: [tier]\nnodes:\n"  # nod
 
 
 def kpitree_cli(*args: object) -> subprocess.CompletedProcess[str]:
+    """``kpitree ARGS…`` in this process, from the repository root."""
+    return run_cli(*args)
+
+
+def kpitree_process(*args: object, program: list[str] | None = None,
+                    ) -> subprocess.CompletedProcess[str]:
+    """``python -m kpitree ARGS…`` (or ``program ARGS…``) in a new process."""
     return subprocess.run(
-        [sys.executable, "-m", "kpitree", *map(str, args)],
+        [*(program or [sys.executable, "-m", "kpitree"]), *map(str, args)],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
     )
 
@@ -113,12 +126,16 @@ def test_missing_column_lists_the_columns_present(tmp_path):
     )
 
 
-def test_period_not_in_the_data_lists_the_periods(tmp_path):
+def assert_unknown_period(run, tmp_path: Path) -> None:
     image = tmp_path / "out.png"
-    result = kpitree_cli("explain", TREE, DATA, "--base", "2026-13", "--compare", "2026-10",
-                         "--image", image)
+    result = run("explain", TREE, DATA, "--base", "2026-13", "--compare", "2026-10",
+                 "--image", image)
     assert_bad_input(result, DATA, "'2026-13'", "Periods present:", "'2025-11'", "'2026-10'",
                      image=image)
+
+
+def test_period_not_in_the_data_lists_the_periods(tmp_path):
+    assert_unknown_period(kpitree_cli, tmp_path)
 
 
 def test_empty_measure_value_names_column_and_line(tmp_path):
@@ -398,19 +415,6 @@ def test_unknown_by_dimension(tmp_path):
                      "'tierr'", "Did you mean 'tier'?", image=image)
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    tree = write_tree(tmp_path, """
-        arpu: {formula: base / usres}
-        users: {column: active_users}
-        base: {column: base_revenue}
-    """)
-    result = kpitree_cli("--debug", "explain", tree, DATA, *PERIODS)
-    assert result.returncode != 0
-    assert "Traceback (most recent call last)" in result.stderr
-    assert "TreeError" in result.stderr
-    assert "usres" in result.stderr
-
-
 # --- Success --------------------------------------------------------------------------------------
 
 
@@ -422,6 +426,7 @@ def expected_arpu(period: str) -> float:
 
 
 def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    """Exit 0 with no traceback and no error on stderr."""
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "error" not in result.stderr.lower()
@@ -494,8 +499,7 @@ def test_explain_json_by_tier_and_region():
     assert all(set(s) == {"tier", "region"} for s in rate_segments)
 
 
-def test_explain_table():
-    result = explain(TREE, DATA)
+def assert_explain_table(result: subprocess.CompletedProcess[str]) -> None:
     assert_ok(result)
     out = result.stdout
     assert "2026-09" in out and "2026-10" in out
@@ -504,6 +508,10 @@ def test_explain_table():
     for tier in ("starter", "team", "business", "pro", "enterprise"):
         assert tier in out
     assert "Add-on attach rate" in out
+
+
+def test_explain_table():
+    assert_explain_table(explain(TREE, DATA))
 
 
 def test_explain_csv():
@@ -565,3 +573,96 @@ def test_bundled_trees_explain_with_every_method(tree, data, metric, method):
     if method == "sequential":
         assert any(e["kind"] == "interaction" for e in doc["effects"])
 
+
+# --- The exit-code policy -------------------------------------------------------------------------
+
+
+def raising(error: BaseException):
+    def command(args: object) -> int:
+        raise error
+
+    return command
+
+
+def test_a_bug_is_exit_1_with_one_line(monkeypatch):
+    monkeypatch.setitem(commands.COMMANDS, "validate", raising(RuntimeError("boom")))
+    result = kpitree_cli("validate", TREE)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == ("kpitree: internal error: RuntimeError: boom (run again with "
+                             "--debug for the traceback)\n")
+
+
+def test_a_bug_with_debug_is_raised(monkeypatch):
+    monkeypatch.setitem(commands.COMMANDS, "validate", raising(RuntimeError("boom")))
+    with pytest.raises(RuntimeError, match="boom"):
+        kpitree_cli("validate", TREE, "--debug")
+
+
+def test_an_interrupt_is_exit_130(monkeypatch):
+    monkeypatch.setitem(commands.COMMANDS, "validate", raising(KeyboardInterrupt()))
+    result = kpitree_cli("validate", TREE)
+    assert (result.returncode, result.stdout, result.stderr) == (130, "",
+                                                                  "kpitree: interrupted\n")
+
+
+def test_help_and_version_return_0_without_exiting(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"kpitree {kpitree.core.VERSION}\n"
+    assert main(["explain", "--help"]) == 0
+    assert "--period-column NAME" in capsys.readouterr().out
+
+
+def test_bad_usage_names_the_help():
+    assert_bad_input(kpitree_cli("explian", TREE, DATA), "invalid choice: 'explian'",
+                     "(see 'kpitree --help')")
+    assert_bad_input(kpitree_cli("explain", TREE, DATA, *PERIODS, "--top", "0"),
+                     "'0' is not a positive whole number", "(see 'kpitree explain --help')")
+
+
+# --- In a real process ----------------------------------------------------------------------------
+
+
+def test_console_script_version_and_help():
+    script = Path(sys.executable).with_name("kpitree")
+    if not script.exists():
+        pytest.skip(f"the console script is not installed beside {sys.executable}")
+    version = kpitree_process("--version", program=[str(script)])
+    assert (version.returncode, version.stdout, version.stderr) == (
+        0, f"kpitree {kpitree.core.VERSION}\n", "")
+    helped = kpitree_process("--help", program=[str(script)])
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: kpitree ")
+    for command in ("explain", "generate", "trend", "drivers", "report", "validate"):
+        assert command in helped.stdout
+
+
+def test_python_m_kpitree_explains():
+    assert_explain_table(kpitree_process("explain", TREE, DATA, *PERIODS))
+
+
+def test_bad_input_in_a_real_process_is_one_line(tmp_path):
+    assert_unknown_period(kpitree_process, tmp_path)
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    tree = write_tree(tmp_path, """
+        arpu: {formula: base / usres}
+        users: {column: active_users}
+        base: {column: base_revenue}
+    """)
+    result = kpitree_process("--debug", "explain", tree, DATA, *PERIODS)
+    assert result.returncode != 0
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "TreeError" in result.stderr
+    assert "usres" in result.stderr
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    """``kpitree explain … | head -0``: the pipe closes before the table is written."""
+    with subprocess.Popen([sys.executable, "-m", "kpitree", "explain", TREE, DATA, *PERIODS],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.close()  # long before the interpreter has started
+        stderr = process.stderr.read()
+        assert process.wait(timeout=180) == 0, stderr
+    assert stderr == b""

@@ -4,7 +4,7 @@ Source: Das Gupta (1993), *Standardization and Decomposition of Rates: A User's 
 Census P23-186, example 5.3 (death rates by age × race, US 1970 vs 1985), as transcribed and
 computed by the R package DasGuptR (josiahpjking/DasGuptR, README at e6bbdd2 for ``eg5_3``;
 ``vignettes/category_effects`` for the Chevan & Sutherland (2009) per-category effects). The
-printed numbers are DasGuptR's output, read from ``../shared/published/dasgupta_1993/`` at test
+printed numbers are DasGuptR's output, read from ``tests/published/dasgupta_1993/`` at test
 time and matched at their printed precision. DasGuptR's convention is the *nested* one (see the
 ``convention_warning`` in ``eg5_3_expected.json``), and so is kpitree's.
 """
@@ -18,7 +18,7 @@ import pytest
 import kpitree
 from kpitree.analysis.cross import composition_effects, explain_cross, structure_factors
 from kpitree.cli.main import main
-from kpitree.io.synthetic import planted_users
+from kpitree.io.generate import planted_users
 
 from .conftest import SAAS_TREE, assert_printed, published, read_expected
 

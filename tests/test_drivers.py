@@ -12,7 +12,7 @@ import kpitree
 from kpitree.analysis.drivers import REST, drivers
 from kpitree.cli.main import main
 from kpitree.core.errors import DataError, MethodError
-from kpitree.io.synthetic import DIMENSIONS, PLANTED, planted_users
+from kpitree.io.generate import DIMENSIONS, PLANTED, planted_users
 from tests.conftest import ROOT
 
 from .conftest import SAAS_TREE

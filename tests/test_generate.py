@@ -7,8 +7,6 @@ with the bundled trees must find each with the stated sign and about the stated 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -17,7 +15,7 @@ import kpitree
 from kpitree.io.events import aggregate
 from kpitree.io.generate import GenerateError, generate
 from kpitree.io.sources import connect
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +104,7 @@ def test_bad_sizes_are_refused(tmp_path):
 
 
 def test_cli_generate_states_the_planted_effects(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "kpitree", "generate", "--events", "3000",
-                           "--out", str(tmp_path / "g")], capture_output=True, text=True, cwd=ROOT)
+    done = run_cli("generate", "--events", "3000", "--out", tmp_path / "g")
     assert done.returncode == 0, done.stderr
     assert "planted effects, 2026-09 → 2026-10" in done.stdout
     assert "starter price per seat cut" in done.stdout

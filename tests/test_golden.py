@@ -1,21 +1,74 @@
 """Golden tests: published worked examples reproduced at their printed precision.
 
-The inputs and printed results are read from ``../shared/published/`` at test time (never
-copied here); each test cites its source. Tests skip, saying why, when ../shared is absent.
+The inputs and printed results are vendored in ``tests/published/<example>/`` (copied unchanged
+from the project's shared ``../shared/published/``, whose README is ``tests/published/README.md``),
+so a clone runs every test on its own; each test cites its source, and each folder names it
+(``README.md`` and the ``source``/``sources`` of every ``*expected.json``, checked below). An
+expected number is never edited: a difference from the source is documented, not fixed.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import kpitree
-from tests.conftest import assert_printed, printed_tolerance, published, read_expected
+from tests.conftest import (
+    PUBLISHED,
+    ROOT,
+    assert_printed,
+    printed_tolerance,
+    published,
+    read_expected,
+)
+
+SHARED = ROOT.parent / "shared" / "published"
+VENDORED = sorted(path.name for path in PUBLISHED.iterdir() if path.is_dir())
+# A citation names a web page or a repository file ("github owner/repo:path").
+CITATION = re.compile(r"https?://\S+|github [\w.-]+/[\w.-]+")
 
 
 def _total(result: kpitree.Explanation, kind: str) -> float:
     return float(result.effects.loc[result.effects["kind"] == kind, "value"].sum())
+
+
+# --- The vendored examples ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("example", VENDORED)
+def test_vendored_example_names_its_source(example: str) -> None:
+    """Each folder says where its numbers come from, in its README and in every expected file."""
+    folder = published(example)
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert readme.count(f"`{example}/`") >= 2, "README.md lacks the folder's entry"
+    expected_files = sorted(folder.glob("*expected.json"))
+    assert expected_files, f"{folder} has no expected results"
+    for path in expected_files:
+        expected = read_expected(path)
+        source = expected.get("source") or expected.get("sources")
+        assert source, f"{path.name} names no source"
+        cited = " ".join([source] if isinstance(source, str) else source)
+        assert CITATION.search(cited), f"{path.name}: {cited!r} cites no page or repository"
+
+
+def test_every_vendored_example_is_read_by_a_test() -> None:
+    used = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        used |= set(re.findall(r'published\("(\w+)"\)', path.read_text(encoding="utf-8")))
+    assert set(VENDORED) == used
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/published is absent (CI has a copy)")
+@pytest.mark.parametrize("example", VENDORED)
+def test_vendored_files_are_unchanged_copies(example: str) -> None:
+    """Beside the shared copy, every vendored data file is byte-identical to it."""
+    for path in sorted((PUBLISHED / example).iterdir()):
+        if path.name != "README.md":
+            assert path.read_bytes() == (SHARED / example / path.name).read_bytes(), path.name
+    shared = {path.name for path in (SHARED / example).iterdir()}
+    assert shared == {p.name for p in (PUBLISHED / example).iterdir()} - {"README.md"}
 
 
 # --- Kitagawa (1955) via Preston, Heuveline & Guillot (2001), Table 2.1 -----------------------

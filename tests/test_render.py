@@ -28,7 +28,8 @@ from kpitree.core.formatting import (
     value_kind,
 )
 from kpitree.present import tree_image as render
-from kpitree.present.tree_image import DOT_MISSING, render_explanation, tree_dot
+from kpitree.present.style import DOT_MISSING
+from kpitree.present.tree_image import render_explanation, tree_dot
 
 ROOT = Path(__file__).parent.parent
 SAAS_TREE = ROOT / "trees" / "saas_arpu.yaml"
@@ -482,7 +483,7 @@ def test_png_dpi_scales_the_image(by_tier: kpitree.Explanation) -> None:
 def test_intervals_appear_in_the_tree_image():
     """Issue 6: bootstrap intervals are shown in the image, with '≈ noise' where they span 0."""
     from kpitree.analysis.bootstrap import with_intervals
-    from kpitree.io.synthetic import planted_users
+    from kpitree.io.generate import planted_users
 
     data = planted_users(5000, seed=3)
     tree = kpitree.load_tree(ROOT / "trees" / "saas_arpu.yaml")

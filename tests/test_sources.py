@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 
 import kpitree
-from kpitree.core.definitions import period_window, windows_between
+from kpitree.core.periods import period_window, windows_between
 from kpitree.io.events import aggregate
 from kpitree.io.generate import generate
 from kpitree.io.sources import connect
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 BLENDED = ROOT / "trees" / "arpu_blended.yaml"
 BASE, COMPARE = "2026-09", "2026-10"
@@ -302,24 +302,21 @@ def test_conditions_money_literals_and_types(frames):
 
 
 def test_cli_explains_raw_folder_with_definitions_stated(gen):
-    command = [sys.executable, "-m", "kpitree", "explain", str(BLENDED), str(gen.folder),
-               "--base", BASE, "--compare", COMPARE]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    command = ["explain", BLENDED, gen.folder, "--base", BASE, "--compare", COMPARE]
+    done = run_cli(*command)
     assert done.returncode == 0, done.stderr
     assert "Data: revenue = subscription + addon + usage + one_time, net of refunds" in done.stdout
-    as_json = subprocess.run([*command, "--format", "json"], capture_output=True, text=True,
-                             cwd=ROOT)
+    as_json = run_cli(*command, "--format", "json")
     payload = json.loads(as_json.stdout)
     assert payload["data"]["currency"] == "USD" and payload["data"]["engine"] == "duckdb"
-    files = subprocess.run([sys.executable, "-m", "kpitree", "explain", str(BLENDED),
-                            "--events", str(gen.folder / "events" / "*.parquet"),
-                            "--users", str(gen.folder / "users"), "--base", BASE,
-                            "--compare", COMPARE, "--format", "json"],
-                           capture_output=True, text=True, cwd=ROOT)
+    files = run_cli("explain", BLENDED, "--events", gen.folder / "events" / "*.parquet",
+                    "--users", gen.folder / "users", "--base", BASE, "--compare", COMPARE,
+                    "--format", "json")
     assert json.loads(files.stdout)["delta"] == payload["delta"]
 
 
 def test_cli_raw_errors_exit_2_with_one_line(gen):
+    """In a real process: nothing the engines print may add to the one stderr line."""
     done = subprocess.run([sys.executable, "-m", "kpitree", "explain", str(BLENDED),
                            str(gen.folder / "nothing"), "--base", BASE, "--compare", COMPARE],
                           capture_output=True, text=True, cwd=ROOT)

@@ -10,7 +10,8 @@ import networkx as nx
 import pytest
 
 import kpitree
-from kpitree import Driver, Linear, Product, TreeError, load_tree, tree_from_text
+from kpitree import TreeError, load_tree, tree_from_text
+from kpitree.core.structure import Driver, Linear, Product
 from tests.conftest import ROOT, SAAS_TREE
 
 SOURCE = "my_tree.yaml"

@@ -2,7 +2,7 @@
 
 What belongs here: resampling row-level data (one row per user × period) with Poisson(1)
 weights, recomputing a one-level explanation on every replicate (vectorised over replicates,
-the same formulas as :mod:`kpitree.core.attribution`) and turning the replicates into percentile
+the same functions as :func:`kpitree.explain`) and turning the replicates into percentile
 intervals. What does not: the search for segments (:mod:`kpitree.analysis.drivers`) or printing.
 
 The Poisson bootstrap (Hanley & MacGibbon 2006; Chamandy et al. 2012) gives every row an
@@ -25,14 +25,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from kpitree.core.attribution import split_part
-from kpitree.core.cells import load_rows
 from kpitree.core.data import DataSource
 from kpitree.core.errors import DataError, MethodError
 from kpitree.core.evaluate import node_values
-from kpitree.core.expr import ZeroDenominator
-from kpitree.core.expr import evaluate as evaluate_expr
+from kpitree.core.levels import driver_values, fill_drivers, fill_rates, shares_of
 from kpitree.core.result import Explanation, Intervals
+from kpitree.core.rows import load_rows
+from kpitree.core.shapley import mix_rate, split_part
 from kpitree.core.tree import Tree
 
 METHOD = "poisson bootstrap, percentile"
@@ -90,8 +89,10 @@ def one_level_effects(
 
     ``sums0``/``sums1`` have shape (replicates, groups, measures). Returns arrays of shape
     (replicates, groups) keyed ``("mix", None)`` and ``("rate", driver path)``, and arrays of
-    shape (replicates,) keyed ``("total", "mix")``-style as ``("total:mix", None)`` … — the same
-    formulas as :func:`kpitree.core.attribution.attribute` with one level (DESIGN.md §3).
+    shape (replicates,) keyed ``("total:mix", None)``, ``("total:rate", None)`` and
+    ``("total:delta", None)``. It calls the same functions as :func:`kpitree.explain` with one
+    level (:func:`kpitree.core.shapley.mix_rate`, :func:`kpitree.core.shapley.split_part` and
+    the conventions of :mod:`kpitree.core.levels`), on arrays with a replicate axis.
     """
     n_rep, n_groups, _ = sums0.shape
     flat = []
@@ -108,42 +109,23 @@ def one_level_effects(
             ) from None
     weight = [v[tree.weight].reshape(n_rep, n_groups) for v in values]
     root = [v[tree.root].reshape(n_rep, n_groups) for v in values]
-    totals = [w.sum(axis=1, keepdims=True) for w in weight]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shares = [np.where(t > 0, w / np.where(t > 0, t, 1.0), 0.0)
-                  for w, t in zip(weight, totals, strict=True)]
-        level = [np.where(w > 0, s * r, 0.0).sum(axis=1, keepdims=True)
-                 for w, s, r in zip(weight, shares, root, strict=True)]
-    r0 = np.where(weight[0] > 0, root[0], root[1])
-    r1 = np.where(weight[1] > 0, root[1], r0)
-    r0 = np.where(np.isnan(r0), 0.0, r0)
-    r1 = np.where(np.isnan(r1), 0.0, r1)
-    mean_share = (shares[0] + shares[1]) / 2
-    mix = (shares[1] - shares[0]) * ((r0 + r1) / 2 - (level[0] + level[1]) / 2)
-    drivers = []
-    for t in (0, 1):
-        driver_values = {}
-        for driver in tree.drivers:
-            try:
-                raw = evaluate_expr(driver.expr, flat[t])
-            except ZeroDenominator:
-                raise DataError(
-                    f"a bootstrap resample makes driver {' → '.join(driver.path)} divide by "
-                    "zero; intervals need one row per user, each with its own counts"
-                ) from None
-            driver_values[driver.path] = np.broadcast_to(raw, n_rep * n_groups).astype(float)
-        drivers.append(driver_values)
-    for path in drivers[0]:
-        b, c = drivers[0][path], drivers[1][path]
-        b2 = np.where(np.isnan(b), c, b)
-        c2 = np.where(np.isnan(c), b, c)
-        drivers[0][path] = np.where(np.isnan(b2), 0.0, b2)
-        drivers[1][path] = np.where(np.isnan(c2), 0.0, c2)
+    shares = [shares_of(w, w.sum(axis=1, keepdims=True)) for w in weight]
+    level = [np.where(w > 0, s * r, 0.0).sum(axis=1, keepdims=True)
+             for w, s, r in zip(weight, shares, root, strict=True)]
+    r0, r1 = fill_rates(root[0], root[1], weight[0], weight[1])
+    mix, _, scale = mix_rate(shares[0], shares[1], r0, r1, level[0], level[1])
+
+    def on_zero(path: tuple[str, ...], row: int) -> str:
+        return (f"a bootstrap resample makes driver {' → '.join(path)} divide by zero; "
+                "intervals need one row per user, each with its own counts")
+
+    drivers = fill_drivers(*(driver_values(tree, flat[t], n_rep * n_groups, on_zero)
+                             for t in (0, 1)))
     _, _, contributions = split_part(tree.structure, drivers[0], drivers[1])
     out: dict[tuple[str, tuple[str, ...] | None], np.ndarray] = {("mix", None): mix}
     rate_total = np.zeros((n_rep, n_groups))
     for path, value in contributions.items():
-        effect = mean_share * value.reshape(n_rep, n_groups)
+        effect = scale * value.reshape(n_rep, n_groups)
         out[("rate", path)] = effect
         rate_total = rate_total + effect
     out[("total:mix", None)] = mix.sum(axis=1)

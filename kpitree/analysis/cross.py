@@ -35,20 +35,14 @@ from math import comb
 import numpy as np
 import pandas as pd
 
-from kpitree.core.attribution import (
-    Cells,
-    _canonical,
-    _levels,
-    _parts_frame,
-    check_total_weights,
-    filled_driver_values,
-    shapley_weight,
-    split_part,
-)
-from kpitree.core.cells import cell_table, combine, evaluate_cells, load_rows
+from kpitree.core.cells import canonical, check_total_weights
 from kpitree.core.data import DataSource
 from kpitree.core.errors import MethodError
-from kpitree.core.result import EFFECT_COLUMNS, Explanation, PeriodValue
+from kpitree.core.frames import effects_table, keys_frame, mix_rows, parts_frame, rate_rows
+from kpitree.core.levels import fill_rates, filled_driver_values, levels, shares_of, status
+from kpitree.core.result import Explanation, PeriodValue
+from kpitree.core.rows import cells_from_rows, combine, load_rows
+from kpitree.core.shapley import shapley_weight, split_part
 from kpitree.core.tree import Tree
 
 METHOD = "cross"
@@ -111,13 +105,8 @@ def composition_effects(
 
 
 def explain_cross(
-    tree: Tree,
-    data: DataSource,
-    *,
-    base: object,
-    compare: object,
-    by: Sequence[str] | None = None,
-    period_column: str = "period",
+    tree: Tree, data: DataSource, *, base: object, compare: object,
+    by: Sequence[str] | None = None, period_column: str = "period",
 ) -> Explanation:
     """Explain the change with order-free cross-classified composition effects (module notes).
 
@@ -138,110 +127,82 @@ def explain_cross(
 
     Example:
         >>> result = explain_cross(tree, "data/saas_monthly.csv", base="2026-09",
-        ...                        compare="2026-10", by=["tier", "region"])  # doctest: +SKIP
+        ...                        compare="2026-10", by=["tier", "region"])
+        >>> {kind: round(value, 2) for kind, value in result.totals.items()}
+        {'mix': 3.5, 'rate': 0.63}
     """
     dims = list(tree.segments if by is None else by)
     if not dims:
         raise MethodError("--cross needs at least one dimension: --by tier region")
     rows = load_rows(tree, data, dims=dims, base=base, compare=compare,
                      period_column=period_column)
-    table = cell_table(rows)
-    values = evaluate_cells(tree, rows, table)
+    cells, codes, _ = cells_from_rows(rows)
+    if canonical(cells, dims) is not cells:  # pragma: no cover - the rows' cells are sorted
+        raise RuntimeError("internal error: cross-classified cells must be unique and sorted "
+                           "so that cell arrays line up with the finest level")
+    values = [cells.values(tree, t) for t in (0, 1)]
     weights = [values[t][tree.weight] for t in (0, 1)]
     totals = [float(w.sum()) for w in weights]
     check_total_weights(tree, totals, rows.periods, rows.source)
-    rates = [np.where(w > 0, values[t][tree.root], np.nan) for t, w in enumerate(weights)]
-    r0 = np.where(np.isnan(rates[0]), rates[1], rates[0])
-    r1 = np.where(np.isnan(rates[1]), r0, rates[1])
-    r0, r1 = np.nan_to_num(r0), np.nan_to_num(r1)
-    level = [float(np.where(w > 0, w / total * r, 0.0).sum())
+    r0, r1 = fill_rates(values[0][tree.root], values[1][tree.root], weights[0], weights[1])
+    level = [float(np.where(w > 0, shares_of(w, total) * r, 0.0).sum())
              for w, total, r in zip(weights, totals, (r0, r1), strict=True)]
-    factors = [structure_factors(w, table.codes) for w in weights]
+    factors = [structure_factors(w, codes) for w in weights]
     composition, _, _ = composition_effects(factors[0], factors[1], (r0 + r1) / 2)
     share = [np.prod(f, axis=0) for f in factors]
     mean_share = (share[0] + share[1]) / 2
 
     # The rate effect of every cell, split to the drivers (the core's split, same conventions).
-    keys = pd.DataFrame({d: np.asarray(rows.labels[k], dtype=object)[table.codes[:, k]]
-                         for k, d in enumerate(dims)})
-    cells = Cells(keys=keys,
-                  base={n: table.sums[0, :, j] for j, n in enumerate(rows.names)},
-                  compare={n: table.sums[1, :, j] for j, n in enumerate(rows.names)})
-    if _canonical(cells, dims) is not cells:  # pragma: no cover - the table's cells are sorted
-        raise RuntimeError("internal error: cross-classified cells must be unique and sorted "
-                           "so that cell arrays line up with the finest level")
-    levels = _levels(tree, cells, dims, rows.periods)
-    finest = levels[-1]
+    finest = levels(tree, cells, dims)[-1]
     driver0, driver1 = filled_driver_values(tree, finest)
     _, _, contributions = split_part(tree.structure, driver0, driver1)
     cell_rate = {path: mean_share * value for path, value in contributions.items()}
 
-    effects, segments = _frames(tree, dims, rows, table, keys, composition, cell_rate,
-                                weights, totals, (r0, r1), values)
+    effects, segments = _frames(tree, dims, rows.labels, codes, cells.keys, composition,
+                                cell_rate, weights, totals, (r0, r1))
     return Explanation(
         tree=tree, method=METHOD, by=tuple(dims),
         base=PeriodValue(rows.periods[0], level[0], totals[0]),
         compare=PeriodValue(rows.periods[1], level[1], totals[1]),
         effects=effects, segments=segments,
-        parts=_parts_frame(tree, levels[:2], dims, cell_rate, finest),
+        parts=parts_frame(tree, levels(tree, cells, dims)[:2], dims, cell_rate, finest),
     )
 
 
 def _frames(
-    tree: Tree, dims: list[str], rows, table, keys: pd.DataFrame, composition: np.ndarray,
-    cell_rate: dict[tuple[str, ...], np.ndarray], weights, totals, rates, values,
+    tree: Tree, dims: list[str], labels: Sequence[Sequence[str]], codes: np.ndarray,
+    keys: pd.DataFrame, composition: np.ndarray, cell_rate: dict[tuple[str, ...], np.ndarray],
+    weights: Sequence[np.ndarray], totals: Sequence[float], rates: Sequence[np.ndarray],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    labels = {d.path: d.label for d in tree.drivers}
     n_dims = len(dims)
     rate_cells = sum(cell_rate.values(), np.zeros(len(keys)))
     mix_pieces, segment_pieces = [], []
     for k, dim in enumerate(dims):
-        size = len(rows.labels[k])
-        of_cell = table.codes[:, k]
+        size = len(labels[k])
+        of_cell = codes[:, k]
         present = np.bincount(of_cell, minlength=size) > 0
-        values_k = np.asarray(rows.labels[k], dtype=object)
+        values_k = np.asarray(labels[k], dtype=object)
         frame = pd.DataFrame({d: [None] * int(present.sum()) for d in dims}, dtype=object)
         frame[dim] = values_k[present]
         mix = np.bincount(of_cell, weights=composition[k], minlength=size)[present]
-        piece = frame.copy()
-        piece.insert(0, "level", dim)
-        piece.insert(0, "kind", "mix")
-        piece["path"] = [(tree.root,)] * len(piece)
-        piece["driver"] = tree.root
-        piece["label"] = f"{dim} composition"
-        piece["value"] = mix
-        mix_pieces.append(piece)
+        mix_pieces.append(mix_rows(tree, frame, dim, "mix", mix, label=f"{dim} composition"))
         seg = frame.copy()
         seg.insert(0, "level", dim)
         seg["segment"] = [{dim: v} for v in values_k[present]]
         w = [np.bincount(of_cell, weights=weights[t], minlength=size)[present] for t in (0, 1)]
-        seg["status"] = np.select([(w[0] > 0) & (w[1] > 0), w[1] > 0, w[0] > 0],
-                                  ["both", "entered", "exited"], default="empty")
+        seg["status"] = status(w[0], w[1])
         seg["base_weight"], seg["compare_weight"] = w
         seg["base_share"], seg["compare_share"] = w[0] / totals[0], w[1] / totals[1]
         for t, name in ((0, "base_value"), (1, "compare_value")):
             weighted = np.bincount(of_cell, weights=np.where(weights[t] > 0,
                                                              weights[t] * rates[t], 0.0),
                                    minlength=size)[present]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                seg[name] = np.where(w[t] > 0, weighted / np.where(w[t] > 0, w[t], 1.0),
-                                     np.nan)
+            seg[name] = np.where(w[t] > 0, shares_of(weighted, w[t]), np.nan)
         seg["mix"] = mix
         seg["rate"] = np.bincount(of_cell, weights=rate_cells, minlength=size)[present] / n_dims
         seg["interaction"] = 0.0
         segment_pieces.append(seg)
-    rate_pieces = []
-    for path, value in cell_rate.items():
-        piece = keys.astype(object).copy()
-        piece.insert(0, "level", None)
-        piece.insert(0, "kind", "rate")
-        piece["path"] = [path] * len(piece)
-        piece["driver"] = path[-1]
-        piece["label"] = labels.get(path, path[-1])
-        piece["value"] = value
-        rate_pieces.append(piece)
-    effects = pd.concat(mix_pieces + rate_pieces, ignore_index=True)
-    effects["level"] = effects["level"].astype(object).where(effects["level"].notna(), None)
-    effects = effects[[*EFFECT_COLUMNS[:2], *dims, *EFFECT_COLUMNS[2:]]]
+    rate_pieces = rate_rows(tree, keys_frame(keys, dims, len(keys)), cell_rate)
+    effects = effects_table(mix_pieces + rate_pieces, dims)
     segments = pd.concat(segment_pieces, ignore_index=True)
     return effects, segments

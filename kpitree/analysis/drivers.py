@@ -1,11 +1,11 @@
 """Driver discovery: which dimensions, and which few segments, carry a change in the root.
 
-What belongs here: ranking candidate dimensions, the greedy search for a few non-overlapping
-segments (``tier=pro & region=EU``) on exact contributions, and :class:`Drivers`, an
-:class:`~kpitree.core.result.Explanation` of the change over those segments plus an exact ``rest``.
-What does not: the attribution maths (:mod:`kpitree.core.attribution` does the final split),
-resampling (:mod:`kpitree.analysis.bootstrap`), terminal output
-(:mod:`kpitree.present.drivers_table`).
+What belongs here: :func:`drivers` — reading the rows, running the search, and
+:class:`Drivers`, an :class:`~kpitree.core.result.Explanation` of the change over the segments
+found plus an exact ``rest`` — and the statement of the algorithm below. What does not: the
+search on cells itself (:mod:`kpitree.analysis.search`), the attribution maths
+(:mod:`kpitree.core.attribution` does the final split), resampling
+(:mod:`kpitree.analysis.bootstrap`), terminal output (:mod:`kpitree.present.drivers_table`).
 
 **Exact contributions.** For the finest cells (one per combination of the dimensions' values
 present) with shares ``s0, s1`` of the total weight, rates ``r0, r1`` and ``A0, A1`` the root
@@ -57,32 +57,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from kpitree.analysis.bootstrap import intervals_for_groups
+from kpitree.analysis.search import CellEffects, Step, cell_contributions, rank_dimensions, search
 from kpitree.core import views
-from kpitree.core.attribution import Cells, attribute, check_total_weights
-from kpitree.core.cells import CellTable, Rows, cell_table, combine, evaluate_cells, load_rows
+from kpitree.core.attribution import attribute
+from kpitree.core.cells import Cells
 from kpitree.core.data import DataSource
 from kpitree.core.errors import DataError, MethodError
 from kpitree.core.result import Explanation
+from kpitree.core.rows import Rows, cells_from_rows, load_rows
 from kpitree.core.tree import Tree
 
 REST = "rest"
-REFINE = 0.9  # a refinement keeps ≥ 90 % of the score on ≤ 90 % of the share
-
-
-@dataclass(frozen=True)
-class Step:
-    """One chosen segment: its conditions (dimension index → value code) and why."""
-
-    conditions: tuple[tuple[int, int], ...]
-    score: float
-    reason: str  # "entered", "exited" or "search"
 
 
 @dataclass(frozen=True)
@@ -184,147 +175,6 @@ def _plain(value: object) -> object:
     return value
 
 
-# --- The search on cells -----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Cells:
-    """Per-cell arrays the search works on."""
-
-    contribution: np.ndarray
-    mean_share: np.ndarray
-    shares: tuple[np.ndarray, np.ndarray]
-    weighted: tuple[np.ndarray, np.ndarray]  # s·r per cell (0 where the cell is empty)
-    level: tuple[float, float]
-
-
-def cell_contributions(tree: Tree, rows: Rows, cells: CellTable) -> _Cells:
-    """Each finest cell's exact contribution ``s1·r1 − s0·r0 − Ā·Δs`` (module notes)."""
-    values = evaluate_cells(tree, rows, cells)
-    weights = [values[t][tree.weight] for t in (0, 1)]
-    totals = [float(w.sum()) for w in weights]
-    check_total_weights(tree, totals, rows.periods, rows.source)
-    shares = [w / total for w, total in zip(weights, totals, strict=True)]
-    weighted = [np.where(w > 0, s * values[t][tree.root], 0.0)
-                for t, (w, s) in enumerate(zip(weights, shares, strict=True))]
-    level = (float(weighted[0].sum()), float(weighted[1].sum()))
-    mean_level = (level[0] + level[1]) / 2
-    contribution = weighted[1] - weighted[0] - mean_level * (shares[1] - shares[0])
-    return _Cells(contribution=contribution, mean_share=(shares[0] + shares[1]) / 2,
-                  shares=(shares[0], shares[1]), weighted=(weighted[0], weighted[1]),
-                  level=level)
-
-
-@dataclass
-class _Subset:
-    """Cells grouped by one combination of dimensions."""
-
-    dims: tuple[int, ...]
-    of_cell: np.ndarray
-    codes: np.ndarray  # (groups, len(dims)) value codes
-
-
-def _subsets(codes: np.ndarray, sizes: Sequence[int], depth: int) -> list[_Subset]:
-    out = []
-    for k in range(1, depth + 1):
-        for dims in combinations(range(codes.shape[1]), k):
-            key = combine(codes[:, dims], [sizes[d] for d in dims])
-            unique, of_cell = np.unique(key, return_inverse=True)
-            first = np.zeros(len(unique), dtype=np.int64)
-            of_cell = of_cell.reshape(-1)
-            first[of_cell[::-1]] = np.arange(len(of_cell))[::-1]
-            out.append(_Subset(dims, of_cell, codes[first][:, dims]))
-    return out
-
-
-def search(
-    cells: _Cells, codes: np.ndarray, sizes: Sequence[int], *, depth: int, max_segments: int,
-    min_effect: float,
-) -> tuple[list[Step], np.ndarray]:
-    """The greedy search (module notes). Returns the steps and each cell's step (−1: rest)."""
-    n_cells = len(cells.contribution)
-    subsets = _subsets(codes, sizes, depth)
-    by_dims = {s.dims: s for s in subsets}
-    c, w = cells.contribution, cells.mean_share
-    mean_level = (cells.level[0] + cells.level[1]) / 2
-    # What a cell would contribute if the pool's shares just scaled by the pool's own growth.
-    at_base = cells.weighted[0] - mean_level * cells.shares[0]
-    assigned = np.full(n_cells, -1, dtype=np.int64)
-    steps: list[Step] = []
-
-    def take(subset: _Subset, group: int, score: float, reason: str) -> None:
-        cond = tuple(zip(subset.dims, (int(x) for x in subset.codes[group]), strict=True))
-        assigned[(subset.of_cell == group) & (assigned < 0)] = len(steps)
-        steps.append(Step(cond, float(score), reason))
-
-    # 1. Values present in one period only, largest contribution first.
-    single = [s for s in subsets if len(s.dims) == 1]
-    scale = abs(float(c.sum()))
-    forced = []
-    for subset in single:
-        size = len(subset.codes)
-        contribution = np.bincount(subset.of_cell, weights=c, minlength=size)
-        scale = max(scale, float(np.abs(contribution).max(initial=0.0)))
-        share0 = np.bincount(subset.of_cell, weights=cells.shares[0], minlength=size)
-        share1 = np.bincount(subset.of_cell, weights=cells.shares[1], minlength=size)
-        for g in np.flatnonzero((share0 <= 0) != (share1 <= 0)):
-            forced.append((-abs(contribution[g]), subset.dims, g,
-                           "entered" if share0[g] <= 0 else "exited", contribution[g]))
-    for _, dims, g, reason, contribution in sorted(forced, key=lambda f: f[:3]):
-        if np.any((by_dims[dims].of_cell == g) & (assigned < 0)):
-            take(by_dims[dims], g, abs(contribution), reason)
-
-    # 2–4. Greedy: best size-penalised contribution, refined, taken out of the pool.
-    threshold = min_effect * scale
-    searched = 0
-    while searched < max_segments:
-        pool = (assigned < 0).astype(float)
-        if not pool.any():
-            break
-        pool_base = float((cells.shares[0] * pool).sum())
-        growth = float((cells.shares[1] * pool).sum()) / pool_base if pool_base > 0 else 1.0
-        excess = c - (growth - 1.0) * at_base
-        pool_share = float((w * pool).sum())
-        rho = abs(float((excess * pool).sum())) / pool_share if pool_share > 0 else 0.0
-        scores: dict[tuple[int, ...], np.ndarray] = {}
-        shares: dict[tuple[int, ...], np.ndarray] = {}
-        best: tuple[float, tuple[int, ...], int] | None = None
-        for subset in subsets:
-            size = len(subset.codes)
-            contribution = np.bincount(subset.of_cell, weights=excess * pool, minlength=size)
-            share = np.bincount(subset.of_cell, weights=w * pool, minlength=size)
-            present = np.bincount(subset.of_cell, weights=pool, minlength=size) > 0
-            score = np.where(present, np.abs(contribution) - rho * share, -np.inf)
-            scores[subset.dims], shares[subset.dims] = score, share
-            g = int(np.argmax(score))
-            if best is None or score[g] > best[0] * (1 + 1e-9) + 1e-15:
-                best = (float(score[g]), subset.dims, g)
-        if best is None or best[0] <= max(threshold, 0.0):
-            break
-        score, dims, g = best
-        while len(dims) < depth:  # refine while a narrower segment keeps the score
-            inside = (by_dims[dims].of_cell == g) & (assigned < 0)
-            refined = None
-            for extra in range(codes.shape[1]):
-                if extra in dims:
-                    continue
-                child_dims = tuple(sorted((*dims, extra)))
-                children = np.unique(by_dims[child_dims].of_cell[inside])
-                child_scores = scores[child_dims][children]
-                h = int(children[int(np.argmax(child_scores))])
-                if refined is None or scores[child_dims][h] > refined[0] * (1 + 1e-9) + 1e-15:
-                    refined = (float(scores[child_dims][h]), child_dims, h)
-            if refined is None:
-                break
-            if (refined[0] >= REFINE * score
-                    and shares[refined[1]][refined[2]] <= REFINE * shares[dims][g]):
-                score, dims, g = refined
-            else:
-                break
-        take(by_dims[dims], g, score, "search")
-        searched += 1
-    return steps, assigned
-
-
 # --- The public entry point --------------------------------------------------------------------
 
 def drivers(
@@ -369,9 +219,13 @@ def drivers(
         MethodError: a bad ``depth``, ``max_segments`` or ``min_effect``.
 
     Example:
-        >>> result = drivers(tree, users, base="2026-09", compare="2026-10",
-        ...                  dims=["tier", "region", "channel"])  # doctest: +SKIP
-        >>> result.found[["segment", "contribution"]]  # doctest: +SKIP
+        >>> result = drivers(tree, "data/saas_monthly.csv", base="2026-09", compare="2026-10",
+        ...                  dims=["tier", "region"])
+        >>> result.found[["segment", "contribution"]].round(2)
+                   segment  contribution
+        0    tier=business          4.21
+        1  tier=enterprise          0.32
+        2             rest         -0.41
     """
     dims = list(dims)
     if not dims:
@@ -385,13 +239,13 @@ def drivers(
         raise MethodError(f"--min-effect {min_effect:g} must be a fraction in [0, 1)")
     rows = load_rows(tree, data, dims=dims, base=base, compare=compare,
                      period_column=period_column)
-    table = cell_table(rows)
-    cells = cell_contributions(tree, rows, table)
+    table, codes, _ = cells_from_rows(rows)
+    cells = cell_contributions(tree, table)
     sizes = [len(labels) for labels in rows.labels]
-    steps, assigned = search(cells, table.codes, sizes, depth=depth,
+    steps, assigned = search(cells, codes, sizes, depth=depth,
                              max_segments=max_segments, min_effect=min_effect)
-    ranking = rank_dimensions(cells, table.codes, rows)
-    result = _explanation(tree, rows, table, cells, steps, assigned, ranking, depth)
+    ranking = rank_dimensions(cells, codes, rows)
+    result = _explanation(tree, rows, table, codes, cells, steps, assigned, ranking, depth)
     if replicates:
         result = result.assign_rows(data, replicates=replicates, level=level, seed=seed,
                                     period_column=period_column)
@@ -414,8 +268,8 @@ def _label(rows: Rows, step: Step) -> str:
 
 
 def _explanation(
-    tree: Tree, rows: Rows, table: CellTable, cells: _Cells, steps: list[Step],
-    assigned: np.ndarray, ranking: pd.DataFrame, depth: int,
+    tree: Tree, rows: Rows, table: Cells, codes: np.ndarray, cells: CellEffects,
+    steps: list[Step], assigned: np.ndarray, ranking: pd.DataFrame, depth: int,
 ) -> Drivers:
     n_steps = len(steps)
     group = np.where(assigned < 0, n_steps, assigned)
@@ -424,7 +278,7 @@ def _explanation(
     for i, step in enumerate(steps):
         match = np.ones(len(group), dtype=bool)
         for k, v in step.conditions:
-            match &= table.codes[:, k] == v
+            match &= codes[:, k] == v
         earlier = sorted({int(s) + 1 for s in np.unique(assigned[match]) if 0 <= s < i})
         excludes.append(earlier)
         suffix = f" (excl. {', '.join(f'#{s}' for s in earlier)})" if earlier else ""
@@ -434,14 +288,12 @@ def _explanation(
         labels.append(REST)
     n_groups = len(labels)
     name = segment_name(rows.dims)
-    sums = [np.stack([np.bincount(group, weights=table.sums[t, :, j], minlength=n_steps + 1)
-                      for j in range(len(rows.names))], axis=1)[:n_groups] for t in (0, 1)]
+    sums = [{n: np.bincount(group, weights=v, minlength=n_steps + 1)[:n_groups]
+             for n, v in side.items()} for side in table.sums]
     explanation = attribute(
-        tree,
-        Cells(keys=pd.DataFrame({name: labels}),
-              base={n: sums[0][:, j] for j, n in enumerate(rows.names)},
-              compare={n: sums[1][:, j] for j, n in enumerate(rows.names)}),
-        dims=[name], method="shapley", periods=rows.periods,
+        tree, Cells.two(pd.DataFrame({name: labels}), sums[0], sums[1], periods=rows.periods,
+                        source=rows.source),
+        dims=[name], method="shapley",
     )
     contributions = np.bincount(group, weights=cells.contribution, minlength=n_steps + 1)
     segments = explanation.segments.set_index(name)
@@ -469,44 +321,3 @@ def _explanation(
         "tree", "method", "by", "base", "compare", "effects", "segments", "parts")}
     return Drivers(**fields, dims=rows.dims, depth=depth, ranking=ranking, found=found,
                    rules=rules)
-
-
-def rank_dimensions(cells: _Cells, codes: np.ndarray, rows: Rows) -> pd.DataFrame:
-    """Score each dimension by how much of the change it moves between its values."""
-    c, w = cells.contribution, cells.mean_share
-    delta = float(c.sum())
-    records = []
-    for k, dim in enumerate(rows.dims):
-        size = len(rows.labels[k])
-        of_cell = codes[:, k]
-        contribution = np.bincount(of_cell, weights=c, minlength=size)
-        share = [np.bincount(of_cell, weights=s, minlength=size) for s in cells.shares]
-        mean_share = np.bincount(of_cell, weights=w, minlength=size)
-        rate = _value_rates(cells, of_cell, size)
-        rate_effect = mean_share * (rate[1] - rate[0])
-        mix = contribution - rate_effect
-        total_rate = float(rate_effect.sum())
-        score = float(np.abs(mix).sum() + np.abs(rate_effect - mean_share * total_rate).sum())
-        excess = np.abs(contribution - delta * mean_share)
-        top = int(np.argmax(excess)) if size else 0
-        records.append({"dimension": dim, "values": int((share[0] + share[1] > 0).sum()),
-                        "mix": float(mix.sum()), "rate": total_rate, "score": score,
-                        "top": f"{dim}={rows.labels[k][top]}" if size else ""})
-    ranking = pd.DataFrame(records)
-    ranking = ranking.sort_values(["score", "dimension"], ascending=[False, True],
-                                  kind="stable").reset_index(drop=True)
-    ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
-    return ranking
-
-
-def _value_rates(cells: _Cells, of_cell: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each value's rate per period; a value absent in one period takes the other's."""
-    out = []
-    for t in (0, 1):
-        share = np.bincount(of_cell, weights=cells.shares[t], minlength=size)
-        total = np.bincount(of_cell, weights=cells.weighted[t], minlength=size)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out.append(np.where(share > 0, total / np.where(share > 0, share, 1.0), np.nan))
-    r0 = np.where(np.isnan(out[0]), out[1], out[0])
-    r1 = np.where(np.isnan(out[1]), r0, out[1])
-    return np.nan_to_num(r0), np.nan_to_num(r1)

@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 
 from kpitree.core import views
-from kpitree.core.attribution import attribute, cells_from_sums, check_options
-from kpitree.core.data import DataSource, check_period, load_data, periods_in
+from kpitree.core.attribution import attribute
+from kpitree.core.cells import Cells, load_cells
+from kpitree.core.data import DataSource
 from kpitree.core.errors import DataError
-from kpitree.core.evaluate import aggregate, describe_rows, node_values
-from kpitree.core.result import EFFECT_KINDS, RELATIVE_TOLERANCE, AttributionError, Explanation
+from kpitree.core.result import EFFECT_KINDS, Explanation, check_adds_up, kind_totals
 
 if TYPE_CHECKING:  # charts are imported only when drawn
     from matplotlib.figure import Figure
@@ -43,36 +43,19 @@ if TYPE_CHECKING:  # charts are imported only when drawn
 KIND_ORDER = {kind: i for i, kind in enumerate(("mix", "interaction", "rate"))}
 
 
-@dataclass(frozen=True)
-class Loaded:
-    """A data set loaded once for many attributions: checked dims and per-period sums."""
-
-    dims: tuple[str, ...]
-    sums: pd.DataFrame
-    periods: tuple[str, ...]
-    period_column: str
-    name: str
-
-
 def load_sums(
     tree: Tree, data: DataSource, *, by: Sequence[str] | None = None, method: str = "shapley",
     period_column: str = "period",
-) -> Loaded:
-    """Load and check ``data`` once; sum every column node per period × finest segment."""
-    dims = check_options(tree, by=by, method=method, period_column=period_column)
-    name = "data" if isinstance(data, pd.DataFrame) else str(data)
-    frame = load_data(data, tree, by=dims, period_column=period_column)
-    sums = aggregate(frame, tree, by=dims, period_column=period_column)
-    periods = tuple(periods_in(frame, period_column))
-    return Loaded(tuple(dims), sums, periods, period_column, name)
+) -> Cells:
+    """Load and check ``data`` once: the cells of every period (see
+    :func:`kpitree.core.cells.load_cells`)."""
+    return load_cells(tree, data, by=by, method=method, period_column=period_column)
 
 
-def pair(tree: Tree, loaded: Loaded, base: str, compare: str, method: str) -> Explanation:
-    """Attribute ``base → compare`` on already loaded sums."""
-    sums = loaded.sums[loaded.sums[loaded.period_column].isin([base, compare])]
-    cells = cells_from_sums(sums, tree, dims=loaded.dims, base=base, compare=compare,
-                            period_column=loaded.period_column, source=loaded.name)
-    return attribute(tree, cells, dims=loaded.dims, method=method, periods=(base, compare))
+def pair(tree: Tree, cells: Cells, base: str, compare: str, method: str) -> Explanation:
+    """Attribute ``base → compare`` on already loaded cells."""
+    return attribute(tree, cells.select(base, compare), dims=list(cells.keys.columns),
+                     method=method)
 
 
 @dataclass(frozen=True)
@@ -103,13 +86,7 @@ class Trend:
     chained: pd.DataFrame = field(repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        first, last = self.values["value"].iloc[0], self.values["value"].iloc[-1]
-        scale = max(1.0, float(self.values["value"].abs().max()))
-        total = float(self.chained["value"].sum())
-        if abs(total - (last - first)) > RELATIVE_TOLERANCE * scale:
-            raise AttributionError(
-                f"chained effects add up to {total!r}, not to {last - first!r}; a kpitree bug"
-            )
+        check_adds_up(self.chained, self.delta, self.values["value"], "chained effects")
 
     @property
     def first(self) -> float:
@@ -127,9 +104,7 @@ class Trend:
     @property
     def chained_totals(self) -> dict[str, float]:
         """Chained effect totals by kind (the sum of the steps' totals)."""
-        sums = self.chained.groupby("kind", sort=False)["value"].sum()
-        kinds = [k for k in EFFECT_KINDS if k in sums.index or k != "interaction"]
-        return {kind: float(sums.get(kind, 0.0)) for kind in kinds}
+        return kind_totals(self.chained)
 
     def comparison(self) -> pd.DataFrame:
         """Chained against direct totals per kind, and the path dependence between them."""
@@ -182,14 +157,8 @@ class Trend:
 
 
 def trend(
-    tree: Tree,
-    data: DataSource,
-    *,
-    start: object | None = None,
-    end: object | None = None,
-    by: Sequence[str] | None = None,
-    method: str = "shapley",
-    period_column: str = "period",
+    tree: Tree, data: DataSource, *, start: object | None = None, end: object | None = None,
+    by: Sequence[str] | None = None, method: str = "shapley", period_column: str = "period",
 ) -> Trend:
     """Evaluate the tree on every period from ``start`` to ``end`` and chain-link the changes.
 
@@ -209,15 +178,14 @@ def trend(
         DataError: bad data, unknown period, ``start`` after ``end``, fewer than two periods.
 
     Example:
-        >>> t = trend(tree, "data/saas_monthly.csv")  # doctest: +SKIP
-        >>> abs(t.chained["value"].sum() - t.delta) < 1e-9  # doctest: +SKIP
+        >>> t = trend(tree, "data/saas_monthly.csv")
+        >>> abs(float(t.chained["value"].sum()) - t.delta) < 1e-9
         True
     """
-    loaded = load_sums(tree, data, by=by, method=method, period_column=period_column)
-    periods = list(loaded.periods)
-    frame = loaded.sums
-    first = check_period(frame, start, loaded.name, period_column) if start is not None else None
-    last = check_period(frame, end, loaded.name, period_column) if end is not None else None
+    cells = load_sums(tree, data, by=by, method=method, period_column=period_column)
+    periods = list(cells.periods)
+    first = cells.check_period(start) if start is not None else None
+    last = cells.check_period(end) if end is not None else None
     lo = periods.index(first) if first is not None else 0
     hi = periods.index(last) if last is not None else len(periods) - 1
     if lo > hi:
@@ -225,13 +193,13 @@ def trend(
     periods = periods[lo: hi + 1]
     if len(periods) < 2:
         raise DataError(
-            f"{loaded.name}: a trend needs at least two periods, got {', '.join(periods)}"
+            f"{cells.source}: a trend needs at least two periods, got {', '.join(periods)}"
         )
-    steps = tuple(pair(tree, loaded, a, b, method) for a, b in pairwise(periods))
-    direct = pair(tree, loaded, periods[0], periods[-1], method)
+    steps = tuple(pair(tree, cells, a, b, method) for a, b in pairwise(periods))
+    direct = pair(tree, cells, periods[0], periods[-1], method)
     return Trend(
-        tree=tree, method=method, by=loaded.dims, periods=tuple(periods),
-        values=_values(steps, method), segments=_segments(tree, loaded, periods),
+        tree=tree, method=method, by=tuple(cells.keys.columns), periods=tuple(periods),
+        values=_values(steps, method), segments=_segments(tree, cells, periods),
         steps=steps, direct=direct, chained=chain(steps),
     )
 
@@ -264,19 +232,19 @@ def _values(steps: Sequence[Explanation], method: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _segments(tree: Tree, loaded: Loaded, periods: list[str]) -> pd.DataFrame:
+def _segments(tree: Tree, cells: Cells, periods: list[str]) -> pd.DataFrame:
     """Every node per period × outermost segment, with the segment's share of the weight."""
-    pc = loaded.period_column
-    sums = loaded.sums[loaded.sums[pc].isin(periods)]
-    outer = list(loaded.dims[:1])
-    grouped = sums.groupby([pc, *outer], sort=True, observed=True)[list(tree.columns)]
-    grouped = grouped.sum().reset_index()
-    keys = grouped[[pc, *outer]].rename(columns={pc: "__period__"})
-    values = node_values(tree, {n: grouped[n].to_numpy() for n in tree.columns},
-                         describe_rows(keys))
-    table = grouped[[pc, *outer]].rename(columns={pc: "period"}).copy()
-    totals = table.assign(w=values[tree.weight]).groupby("period")["w"].transform("sum")
-    table["share"] = values[tree.weight] / totals.to_numpy()
-    for name in tree.order:
-        table[name] = np.where(np.isfinite(values[name]), values[name], np.nan)
-    return table.reset_index(drop=True)
+    outer = list(cells.keys.columns[:1])
+    pieces = []
+    for period in periods:
+        grouped = cells.select(period).grouped(outer)[0]
+        keys = grouped.keys if outer else pd.DataFrame(index=pd.RangeIndex(1))
+        values = grouped.values(tree, period)
+        table = pd.DataFrame({"period": [period] * len(keys)})
+        for dim in outer:
+            table[dim] = keys[dim].to_numpy()
+        table["share"] = values[tree.weight] / values[tree.weight].sum()
+        for name in tree.order:
+            table[name] = np.where(np.isfinite(values[name]), values[name], np.nan)
+        pieces.append(table)
+    return pd.concat(pieces, ignore_index=True)

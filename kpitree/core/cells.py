@@ -1,180 +1,243 @@
-"""Row-level data coded for many dimensions at once: the input of drivers and bootstrap.
+"""The one prepared-data type: column-node sums per period × finest segment.
 
-What belongs here: reading user-level (or any) rows for two periods, checking them like
-:func:`kpitree.core.data.load_data` does, and coding every dimension as integers so that the finest
-cells (one per combination present) and their measure sums come from a few ``bincount`` calls.
-What does not: any attribution (see :mod:`kpitree.core.attribution`,
-:mod:`kpitree.analysis.drivers`).
+What belongs here: :class:`Cells` — what every attribution, trend, scenario, driver search and
+bootstrap starts from — and the ways to make one: from a checked table
+(:func:`load_cells`, :func:`cells_from_sums`), from coded rows (:func:`kpitree.core.rows.
+cells_from_rows`), or by hand (:meth:`Cells.two`); the argument checks every entry point shares
+(:func:`check_options`, :func:`check_total_weights`). What does not: reading files
+(:mod:`kpitree.core.data`), the maths (:mod:`kpitree.core.levels` and the modules after it).
 
-Why not ``load_data`` + ``groupby``: with a million rows and six dimensions, stripping every
-label and grouping on six text columns takes seconds. Here labels are factorised once per column
-and only the *distinct* labels are converted and stripped; the checks and their messages are the
-same (numbers go through :mod:`kpitree.core.data`'s own checker).
+A :class:`Cells` holds one row per finest segment (the combinations of the dimensions present in
+any of its periods), sorted by the dimensions, and per period the sum of every column node
+aligned with those rows (0 where a segment is absent). Sums, never means: every ratio is then a
+ratio of sums.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from kpitree.core.data import DataSource, check_period, checked_numbers, read_for_tree, row_name
-from kpitree.core.errors import DataError
-from kpitree.core.evaluate import node_values
+from kpitree.core.data import DataSource, check_period, load_data, periods_in
+from kpitree.core.errors import DataError, MethodError, did_you_mean
+from kpitree.core.evaluate import aggregate, describe_rows, node_values
 from kpitree.core.tree import Tree
 
+METHODS = ("shapley", "sequential", "lmdi")
 
-@dataclass(frozen=True)
-class Rows:
-    """The rows of the two periods: dimension codes, period (0 base, 1 compare), measures."""
-
-    dims: tuple[str, ...]
-    periods: tuple[str, str]
-    labels: tuple[tuple[str, ...], ...]  # per dimension, code → label (sorted)
-    codes: np.ndarray  # (rows, dims) int64
-    period: np.ndarray  # (rows,) 0 or 1
-    measures: np.ndarray  # (rows, measures) float, columns in ``names`` order
-    names: tuple[str, ...]  # the tree's column nodes
-    source: str = "data"  # the data's name, for messages
+Sums = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
-class CellTable:
-    """The finest cells present in either period and their measure sums per period."""
+class Cells:
+    """Column-node sums per finest segment, aligned across periods.
 
-    codes: np.ndarray  # (cells, dims) int64, sorted lexicographically by label
-    of_row: np.ndarray  # (rows,) the cell of each row
-    sums: np.ndarray  # (2, cells, measures)
+    Attributes:
+        keys: one column per dimension, one row per segment (an empty frame with one row when
+            there are no dimensions).
+        periods: the periods, in order (``(base, compare)`` for an attribution).
+        sums: per period, the sums of every column node aligned with ``keys``.
+        source: the data's name, for messages.
+        present: per period, whether each segment had rows in the data (None: all did);
+            :meth:`select` keeps the segments present in one of the periods it selects.
+    """
+
+    keys: pd.DataFrame
+    periods: tuple[str, ...]
+    sums: tuple[Sums, ...]
+    source: str = "data"
+    present: tuple[np.ndarray, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.periods) != len(self.sums):
+            raise ValueError("Cells needs one set of sums per period")
+
+    @classmethod
+    def two(cls, keys: pd.DataFrame, base: Mapping[str, np.ndarray],
+            compare: Mapping[str, np.ndarray], *, periods: tuple[str, str] = ("base", "compare"),
+            source: str = "data") -> Cells:
+        """Cells of two periods from aligned sums (the shape :func:`attribute` takes)."""
+        return cls(keys, (str(periods[0]), str(periods[1])), (dict(base), dict(compare)), source)
+
+    @property
+    def base(self) -> Sums:
+        """The first period's sums."""
+        return self.sums[0]
+
+    @property
+    def compare(self) -> Sums:
+        """The last period's sums."""
+        return self.sums[-1]
+
+    def of(self, period: str) -> Sums:
+        """The sums of one period (by its label)."""
+        return self.sums[self.periods.index(period)]
+
+    def select(self, *periods: str, source: str | None = None) -> Cells:
+        """Only ``periods`` (in that order; a period may repeat), and only the segments with
+        data in one of them."""
+        index = [self.periods.index(p) for p in periods]
+        sums = [self.sums[i] for i in index]
+        present = None
+        if self.present is not None:
+            present = tuple(self.present[i] for i in index)
+            keep = np.logical_or.reduce(present)
+            if not keep.all():
+                sums = [{m: v[keep] for m, v in side.items()} for side in sums]
+                present = tuple(p[keep] for p in present)
+                keys = self.keys[keep].reset_index(drop=True)
+                return Cells(keys, tuple(periods), tuple(sums),
+                             self.source if source is None else source, present)
+        return Cells(self.keys, tuple(periods), tuple(sums),
+                     self.source if source is None else source, present)
+
+    def check_period(self, period: object) -> str:
+        """The period as it appears in these cells, or a :class:`DataError` listing them."""
+        return check_period(pd.DataFrame({"period": list(self.periods)}), period, self.source,
+                            "period")
+
+    def values(self, tree: Tree, period: str | int) -> dict[str, np.ndarray]:
+        """Every node of ``tree`` per segment in one period (its label, or its index)."""
+        index = period if isinstance(period, int) else self.periods.index(period)
+        label = self.periods[index]
+        keys = self.keys.assign(__period__=label) if len(self.keys.columns) else \
+            pd.DataFrame({"__period__": [label] * len(self.keys)})
+        return node_values(tree, self.sums[index], describe_rows(keys))
+
+    def grouped(self, dims: Sequence[str]) -> tuple[Cells, np.ndarray]:
+        """The cells summed to the segments of ``dims`` (a prefix or subset of the dimensions).
+
+        Returns the coarser cells (sorted by ``dims``) and, for each of these cells, the index
+        of its coarser segment.
+        """
+        dims = list(dims)
+        if not dims:
+            codes = np.zeros(len(self.keys), dtype=np.int64)
+            keys = pd.DataFrame(index=pd.RangeIndex(1))
+        else:
+            frame = self.keys[dims].reset_index(drop=True)
+            codes = frame.groupby(dims, sort=True, observed=True).ngroup().to_numpy()
+            keys = frame.drop_duplicates().sort_values(dims).reset_index(drop=True)
+        size = len(keys)
+        sums = tuple({m: np.bincount(codes, weights=v, minlength=size) for m, v in side.items()}
+                     for side in self.sums)
+        present = None if self.present is None else tuple(
+            np.bincount(codes, weights=p, minlength=size) > 0 for p in self.present)
+        return Cells(keys, self.periods, sums, self.source, present), codes
 
 
-def _factorize(
-    series: pd.Series, column: str, name: str, offset: int
-) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Codes and sorted text labels of one label column (empty labels are reported)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    uniques = pd.Index(uniques)
-    if isinstance(uniques, pd.DatetimeIndex):
-        text = pd.Series(uniques.strftime("%Y-%m-%d"), dtype="string")
-    else:
-        text = pd.Series(uniques, dtype=object).astype("string").str.strip()
-    bad_codes = np.flatnonzero((text.isna() | (text == "")).to_numpy(dtype=bool))
-    missing = codes < 0
-    if bad_codes.size:
-        missing |= np.isin(codes, bad_codes)
-    if missing.any():
-        position = int(np.flatnonzero(missing)[0])
-        raise DataError(
-            f"{name}: column '{column}' has an empty label at {row_name(position, offset)}; "
-            "fill it in (e.g. 'unknown') so the row belongs to a segment"
-        )
-    # Distinct raw values may strip to the same label (' EU' and 'EU'): merge them, sorted.
-    labels, remap = np.unique(text.to_numpy(dtype=object).astype(str), return_inverse=True)
-    return remap.reshape(-1)[codes].astype(np.int64), tuple(str(x) for x in labels)
+def canonical(cells: Cells, dims: Sequence[str]) -> Cells:
+    """One row per segment of ``dims``, sorted (``cells`` itself when it already is)."""
+    dims = list(dims)
+    if not dims:
+        if len(cells.keys) == 1 and not len(cells.keys.columns):
+            return cells
+        return cells.grouped([])[0]
+    keys = cells.keys[dims].reset_index(drop=True)
+    codes = keys.groupby(dims, sort=True, observed=True).ngroup().to_numpy()
+    if np.array_equal(codes, np.arange(len(keys))) and list(cells.keys.columns) == dims:
+        return cells
+    return cells.grouped(dims)[0]
 
 
-def load_rows(
-    tree: Tree,
-    data: DataSource,
-    *,
-    dims: Sequence[str],
-    base: object,
-    compare: object,
-    period_column: str = "period",
-) -> Rows:
-    """Read and check ``data`` for ``tree``; keep the rows of ``base`` and ``compare``.
+def cells_from_sums(
+    sums: pd.DataFrame, tree: Tree, *, dims: Sequence[str], periods: Sequence[str],
+    period_column: str = "period", source: str = "data",
+) -> Cells:
+    """:class:`Cells` of ``periods`` from :func:`kpitree.core.evaluate.aggregate` sums.
 
-    Raises:
-        DataError: as :func:`kpitree.core.data.load_data` (missing column, bad value, …) and an
-            unknown period (listing those present).
+    The entry point for callers that attribute many pairs of one data set (trend, scenarios)
+    without loading it again.
     """
     dims = list(dims)
+    measures = list(tree.columns)
+    chosen = sums[sums[period_column].isin(list(periods))]
+    if dims:
+        keys = chosen[dims].drop_duplicates().sort_values(dims).reset_index(drop=True)
+    else:
+        keys = pd.DataFrame(index=pd.RangeIndex(1))
+
+    def side(period: str) -> tuple[Sums, np.ndarray]:
+        rows = chosen[chosen[period_column] == period]
+        if not dims:
+            if rows.empty:
+                return {m: np.zeros(1) for m in measures}, np.zeros(1, dtype=bool)
+            return ({m: rows[m].to_numpy(dtype=float) for m in measures},
+                    np.ones(1, dtype=bool))
+        aligned = keys.merge(rows, on=dims, how="left", indicator=True)
+        return ({m: aligned[m].fillna(0.0).to_numpy(dtype=float) for m in measures},
+                (aligned["_merge"] == "both").to_numpy())
+
+    periods = tuple(str(p) for p in periods)
+    sides = [side(p) for p in periods]
+    return Cells(keys, periods, tuple(s for s, _ in sides), source,
+                 tuple(p for _, p in sides))
+
+
+def load_cells(
+    tree: Tree, data: DataSource, *, by: Sequence[str] | None = None, method: str = "shapley",
+    period_column: str = "period", periods: Sequence[object] | None = None,
+) -> Cells:
+    """Load and check ``data`` once; sum every column node per period × finest segment.
+
+    ``periods`` keeps only those (checked, in that order); by default every period in the
+    data, sorted.
+
+    Raises:
+        DataError, MethodError: as :func:`check_options` and :func:`kpitree.core.data.
+            load_data`, and an unknown period (listing those present).
+    """
+    dims = check_options(tree, by=by, method=method, period_column=period_column)
+    name = "data" if isinstance(data, pd.DataFrame) else str(data)
+    frame = load_data(data, tree, by=dims, period_column=period_column)
+    if periods is None:
+        chosen = [str(p) for p in periods_in(frame, period_column)]
+    else:
+        chosen = [check_period(frame, p, name, period_column) for p in periods]
+        frame = frame[frame[period_column].isin(chosen)]
+    sums = aggregate(frame, tree, by=dims, period_column=period_column)
+    return cells_from_sums(sums, tree, dims=dims, periods=chosen, period_column=period_column,
+                           source=name)
+
+
+def check_options(
+    tree: Tree, *, by: Sequence[str] | None, method: str, period_column: str
+) -> list[str]:
+    """Check the method and the segment dimensions; return the dimensions to use.
+
+    Raises:
+        MethodError: unknown method (with a suggestion).
+        DataError: a dimension repeats or is the period column.
+    """
+    if method not in METHODS:
+        raise MethodError(
+            f"unknown method '{method}'.{did_you_mean(method, METHODS)} "
+            f"Methods: {', '.join(METHODS)}"
+        )
+    dims = list(tree.segments if by is None else by)
+    check_dims(dims, period_column)
+    return dims
+
+
+def check_dims(dims: Sequence[str], period_column: str) -> None:
+    """Raise :class:`DataError` when a dimension repeats or is the period column."""
     if len(set(dims)) != len(dims):
         raise DataError(f"segment dimensions repeat: {', '.join(dims)}")
     if period_column in dims:
         raise DataError(f"'{period_column}' is the period column; it cannot also be a segment")
-    frame, name, offset = read_for_tree(data, tree, dims=dims, period_column=period_column)
-
-    period_codes, period_labels = _factorize(frame[period_column], period_column, name, offset)
-    present = pd.DataFrame({period_column: list(period_labels)})
-    chosen = [check_period(present, p, name, period_column) for p in (base, compare)]
-    index = {label: i for i, label in enumerate(period_labels)}
-    code0, code1 = index[chosen[0]], index[chosen[1]]
-    keep = (period_codes == code0) | (period_codes == code1)
-    counts = set(tree.count_columns)
-    names = tuple(tree.columns)
-    measures = np.empty((int(keep.sum()), len(names)), dtype=float)
-    for j, node in enumerate(names):
-        column = tree.columns[node]
-        # Checked on every row (a bad value in another period is still bad data).
-        measures[:, j] = checked_numbers(frame[column], column, name, offset,
-                                  count=column in counts).to_numpy()[keep]
-    codes = np.empty((measures.shape[0], len(dims)), dtype=np.int64)
-    labels = []
-    for k, dim in enumerate(dims):
-        dim_codes, dim_labels = _factorize(frame[dim], dim, name, offset)
-        codes[:, k] = dim_codes[keep]
-        labels.append(dim_labels)
-    period = (period_codes[keep] == code1).astype(np.int64)
-    if code0 == code1:  # base == compare: every row is in both periods
-        codes = np.concatenate([codes, codes])
-        measures = np.concatenate([measures, measures])
-        period = np.concatenate([np.zeros(len(period), np.int64), np.ones(len(period), np.int64)])
-    return Rows(dims=tuple(dims), periods=(chosen[0], chosen[1]), labels=tuple(labels),
-                codes=codes, period=period, measures=measures, names=names, source=name)
 
 
-def combine(codes: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
-    """One int64 key per row from several code columns (mixed radix, order-preserving)."""
-    key = np.zeros(codes.shape[0], dtype=np.int64)
-    total = 1
-    for k, size in enumerate(sizes):
-        total *= max(int(size), 1)
-        if total >= 2**62:
-            # Too many combinations for one integer: rank the rows lexicographically instead.
-            _, key = np.unique(codes, axis=0, return_inverse=True)
-            return key.reshape(-1).astype(np.int64)
-        key = key * max(int(size), 1) + codes[:, k]
-    return key
-
-
-def cell_table(rows: Rows) -> CellTable:
-    """The finest cells (combinations present in either period) and their sums."""
-    sizes = [len(labels) for labels in rows.labels]
-    key = combine(rows.codes, sizes)
-    unique, of_row = np.unique(key, return_inverse=True)
-    of_row = of_row.reshape(-1)
-    n_cells = len(unique)
-    # Decode the cell keys back to codes (mixed radix) without touching the rows again.
-    first = np.zeros(n_cells, dtype=np.int64)
-    first[of_row[::-1]] = np.arange(len(of_row))[::-1]
-    codes = rows.codes[first] if len(of_row) else np.zeros((0, len(sizes)), np.int64)
-    slot = of_row + n_cells * rows.period
-    sums = np.empty((2, n_cells, len(rows.names)))
-    for j in range(len(rows.names)):
-        sums[:, :, j] = np.bincount(slot, weights=rows.measures[:, j],
-                                    minlength=2 * n_cells).reshape(2, n_cells)
-    return CellTable(codes=codes, of_row=of_row, sums=sums)
-
-
-def describer(rows: Rows, codes: np.ndarray, period: int) -> Callable[[int], str]:
-    """Describe a cell for error messages: ``segment tier=pro, region=EU, period 2026-10``."""
-
-    def describe(i: int) -> str:
-        parts = [f"{d}={rows.labels[k][codes[i, k]]}" for k, d in enumerate(rows.dims)]
-        segment = f"segment {', '.join(parts)}" if parts else "the total"
-        return f"{segment}, period {rows.periods[period]}"
-
-    return describe
-
-
-def evaluate_cells(
-    tree: Tree, rows: Rows, cells: CellTable
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Every node's value per cell, for the base and the compare period."""
-    out = []
-    for t in (0, 1):
-        sums = {n: cells.sums[t, :, j] for j, n in enumerate(rows.names)}
-        out.append(node_values(tree, sums, describer(rows, cells.codes, t)))
-    return out[0], out[1]
+def check_total_weights(
+    tree: Tree, totals: Sequence[float], periods: Sequence[str], source: str
+) -> None:
+    """Raise :class:`DataError` when the total weight of a period is zero (root undefined)."""
+    for period, total in zip(periods, totals, strict=True):
+        if total <= 0:
+            raise DataError(
+                f"{source}: the total of '{tree.weight}' "
+                f"(column '{tree.columns.get(tree.weight, '?')}') is zero in period "
+                f"{period}; {tree.root} is undefined there: choose another period"
+            )

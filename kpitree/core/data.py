@@ -14,6 +14,7 @@ import csv
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ import pandas as pd
 from kpitree.core.errors import DataError, did_you_mean, listing
 from kpitree.core.tree import Tree
 
-DataSource = str | Path | pd.DataFrame
+DataSource: TypeAlias = str | Path | pd.DataFrame
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 

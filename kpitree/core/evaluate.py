@@ -108,8 +108,9 @@ def evaluate(
         Undefined ratios (0/0) are NaN.
 
     Example:
-        >>> evaluate(load_tree("trees/saas_arpu.yaml"), "data/saas_monthly.csv", by=[])
-        ...  # doctest: +SKIP
+        >>> values = evaluate(tree, "data/saas_monthly.csv", by=[])  # tree: trees/saas_arpu.yaml
+        >>> values.loc[values["period"] == "2026-10", "arpu"].round(2).tolist()
+        [55.43]
     """
     dims = list(tree.segments if by is None else by)
     frame = load_data(data, tree, by=dims, period_column=period_column)

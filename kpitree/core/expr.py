@@ -1,11 +1,15 @@
 """Safe formula parsing: ``base / users``, ``attach * (addon / addon_users)``, ``12 * mrr_pu``.
 
 Formulas are arithmetic over node names: ``+ - * /``, unary minus, parentheses and numeric
-constants. They are tokenised and parsed by a small recursive-descent parser — never handed to
+constants. They are tokenised and parsed by kpitree's one recursive-descent parser
+(:mod:`kpitree.core.grammar`, which also reads the ``data:`` conditions) — never handed to
 ``eval`` — so a tree file cannot call, import or reach attributes of anything. Errors carry the
 1-based column of the offending character.
 
-This module knows nothing about trees or data; it only turns text into an expression value.
+What belongs here: the formula grammar and its expression values (``Const``, ``Ref``, ``Neg``,
+``BinOp``), and what every caller does with one: its references, its text, its element-wise
+value with the 0/0 rules. What does not: trees or data (this module only turns text into an
+expression value and evaluates it on arrays it is given).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kpitree.core.errors import FormulaError
+from kpitree.core.errors import FormulaError, Problem
+from kpitree.core.grammar import Lexicon, Parser
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class BinOp:
 
 Expr = Const | Ref | Neg | BinOp
 
-_TOKEN = re.compile(
+_FORMULA_TOKENS = Lexicon(re.compile(
     r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
@@ -60,7 +65,7 @@ _TOKEN = re.compile(
   | (?P<op>[-+*/()])
     """,
     re.VERBOSE,
-)
+))
 
 # Characters that suggest an attempt at something formulas deliberately cannot do.
 _FORBIDDEN_HINTS = {
@@ -78,33 +83,17 @@ _FORBIDDEN_HINTS = {
     "!": "only + - * / are allowed",
 }
 
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str
-    text: str
-    column: int  # 1-based
+MAX_FORMULA_LENGTH = 2000
+MAX_FORMULA_TOKENS = 400  # keeps every recursive walk of a formula far from Python's limit
+_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*\(")
 
 
-def _tokenise(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            char = text[pos]
-            hint = _FORBIDDEN_HINTS.get(char, "only names, numbers, + - * / and parentheses")
-            raise FormulaError(f"unexpected '{char}' at column {pos + 1}: {hint}")
-        kind = match.lastgroup or ""
-        if kind != "space":
-            tokens.append(_Token(kind, match.group(), pos + 1))
-        pos = match.end()
-    tokens.append(_Token("end", "", len(text) + 1))
-    return tokens
+def _error(message: str, column: int | None = None) -> FormulaError:
+    return FormulaError(message, problems=[Problem(message, column=column)])
 
 
-class _Parser:
-    """Recursive descent over the grammar::
+class _FormulaParser(Parser[Expr]):
+    """The formula grammar on the shared parser (:mod:`kpitree.core.grammar`)::
 
     expr   := term (('+' | '-') term)*
     term   := unary (('*' | '/') unary)*
@@ -112,65 +101,45 @@ class _Parser:
     atom   := NUMBER | NAME | '(' expr ')'
     """
 
+    lexicon = _FORMULA_TOKENS
+    levels = (("op", ("+", "-")), ("op", ("*", "/")))
+    prefixes = ("op", ("-", "+"))
+
     def __init__(self, text: str) -> None:
-        self.tokens = _tokenise(text)
+        super().__init__(text)
         if len(self.tokens) > MAX_FORMULA_TOKENS:
-            raise FormulaError(
+            raise _error(
                 f"formula has {len(self.tokens) - 1} names, numbers and operators; formulas are "
                 f"limited to {MAX_FORMULA_TOKENS} (name intermediate nodes instead)"
             )
-        self.index = 0
 
-    @property
-    def current(self) -> _Token:
-        return self.tokens[self.index]
+    def binary(self, op: str, left: Expr, right: Expr) -> Expr:
+        return BinOp(op, left, right)
 
-    def advance(self) -> _Token:
-        token = self.current
-        self.index += 1
-        return token
+    def prefixed(self, op: str, operand: Expr) -> Expr:
+        return Neg(operand) if op == "-" else operand
 
-    def parse(self) -> Expr:
-        if self.current.kind == "end":
-            raise FormulaError("formula is empty")
-        expr = self.expr()
-        if self.current.kind != "end":
-            raise self.unexpected()
-        return expr
+    def unreadable(self, index: int) -> FormulaError:
+        char = self.text[index]
+        hint = _FORBIDDEN_HINTS.get(char, "only names, numbers, + - * / and parentheses")
+        return _error(f"unexpected '{char}' at column {index + 1}: {hint}", index + 1)
+
+    def empty(self) -> FormulaError:
+        return _error("formula is empty")
+
+    def too_deep(self) -> FormulaError:
+        return _error("formula is nested too deeply; name intermediate nodes")
 
     def unexpected(self) -> FormulaError:
         token = self.current
         if token.kind == "end":
-            return FormulaError(f"formula ends unexpectedly at column {token.column}")
+            return _error(f"formula ends unexpectedly at column {token.column}", token.column)
         if token.text == "(":
-            return FormulaError(
+            return _error(
                 f"unexpected '(' at column {token.column}: function calls are not allowed "
-                "in formulas"
+                "in formulas", token.column
             )
-        return FormulaError(f"unexpected '{token.text}' at column {token.column}")
-
-    def expr(self) -> Expr:
-        left = self.term()
-        while self.current.text in ("+", "-") and self.current.kind == "op":
-            op = self.advance().text
-            left = BinOp(op, left, self.term())
-        return left
-
-    def term(self) -> Expr:
-        left = self.unary()
-        while self.current.text in ("*", "/") and self.current.kind == "op":
-            op = self.advance().text
-            left = BinOp(op, left, self.unary())
-        return left
-
-    def unary(self) -> Expr:
-        if self.current.kind == "op" and self.current.text == "-":
-            self.advance()
-            return Neg(self.unary())
-        if self.current.kind == "op" and self.current.text == "+":
-            self.advance()
-            return self.unary()
-        return self.atom()
+        return _error(f"unexpected '{token.text}' at column {token.column}", token.column)
 
     def atom(self) -> Expr:
         token = self.current
@@ -178,60 +147,52 @@ class _Parser:
             self.advance()
             value = float(token.text)
             if not math.isfinite(value):
-                raise FormulaError(f"number '{token.text}' at column {token.column} is too large")
+                raise _error(f"number '{token.text}' at column {token.column} is too large",
+                             token.column)
             return Const(value)
         if token.kind == "name":
             self.advance()
-            if self.current.kind == "op" and self.current.text == "(":
-                raise FormulaError(
-                    f"'{token.text}(' at column {token.column}: function calls are not "
-                    "allowed in formulas"
-                )
+            if self.at("op", "("):
+                raise _call_error(token.text, token.column)
             return Ref(token.text)
-        if token.kind == "op" and token.text == "(":
+        if self.at("op", "("):
             self.advance()
-            inner = self.expr()
-            if not (self.current.kind == "op" and self.current.text == ")"):
+            inner = self.operators()
+            if not self.at("op", ")"):
                 if self.current.kind == "end":
-                    raise FormulaError(
-                        f"missing ')' for the '(' at column {token.column}"
-                    )
+                    raise _error(f"missing ')' for the '(' at column {token.column}",
+                                 token.column)
                 raise self.unexpected()
             self.advance()
             return inner
         raise self.unexpected()
 
 
-MAX_FORMULA_LENGTH = 2000
-MAX_FORMULA_TOKENS = 400  # keeps every recursive walk of a formula far from Python's limit
-_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*\(")
+def _call_error(name: str, column: int) -> FormulaError:
+    return _error(f"'{name}(' at column {column}: function calls are not allowed in formulas",
+                  column)
 
 
 def parse_formula(text: str) -> Expr:
     """Parse a formula into an expression value.
 
     Raises:
-        FormulaError: with the 1-based column of the problem.
+        FormulaError: with the 1-based column of the problem (in the message and in its
+            :class:`~kpitree.core.errors.Problem`).
 
     Example:
         >>> parse_formula("base / users")
         BinOp(op='/', left=Ref(name='base'), right=Ref(name='users'))
     """
     if len(text) > MAX_FORMULA_LENGTH:
-        raise FormulaError(
+        raise _error(
             f"formula is {len(text)} characters long; formulas are limited to "
             f"{MAX_FORMULA_LENGTH} (name intermediate nodes instead)"
         )
     call = _CALL.search(text)
     if call:
-        raise FormulaError(
-            f"'{call.group().rstrip('( ')}(' at column {call.start() + 1}: function calls are "
-            "not allowed in formulas"
-        )
-    try:
-        return _Parser(text).parse()
-    except RecursionError:
-        raise FormulaError("formula is nested too deeply; name intermediate nodes") from None
+        raise _call_error(call.group().rstrip("( "), call.start() + 1)
+    return _FormulaParser(text).parse()
 
 
 def references(expr: Expr) -> list[str]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from kpitree.core import views
-from kpitree.core.errors import RenderError
+from kpitree.core.errors import MissingExtraError, RenderError
 
 if TYPE_CHECKING:  # the core never imports rendering at runtime
     from kpitree.core.tree import Tree
@@ -36,6 +37,29 @@ def _number(value: float) -> float | None:
 
 class AttributionError(AssertionError):
     """Internal: effects failed to add up to the change (a bug, never bad input)."""
+
+
+def check_adds_up(effects: pd.DataFrame, delta: float, values: Iterable[float],
+                  what: str) -> None:
+    """The invariant of every result: its effects add up to the change it explains.
+
+    Checked to floating-point precision relative to the values involved.
+
+    Raises:
+        AttributionError: they do not (a bug in kpitree, never bad input).
+    """
+    total = float(effects["value"].sum()) if len(effects) else 0.0
+    scale = max(1.0, *(abs(float(v)) for v in values))
+    if not math.isclose(total, delta, rel_tol=0.0, abs_tol=RELATIVE_TOLERANCE * scale):
+        raise AttributionError(
+            f"{what} add up to {total!r}, not to the change {delta!r}; this is a bug in kpitree"
+        )
+
+
+def kind_totals(effects: pd.DataFrame, kinds: Iterable[str] = EFFECT_KINDS) -> dict[str, float]:
+    """Effect totals by kind, in the order of ``kinds``; ``interaction`` only when present."""
+    sums = effects.groupby("kind", sort=False)["value"].sum()
+    return {k: float(sums.get(k, 0.0)) for k in kinds if k in sums.index or k != "interaction"}
 
 
 @dataclass(frozen=True)
@@ -106,13 +130,8 @@ class Explanation:
     intervals: Intervals | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        total = float(self.effects["value"].sum()) if len(self.effects) else 0.0
-        scale = max(1.0, abs(self.base.value), abs(self.compare.value))
-        if not math.isclose(total, self.delta, rel_tol=0.0, abs_tol=RELATIVE_TOLERANCE * scale):
-            raise AttributionError(
-                f"effects add up to {total!r}, not to the change {self.delta!r} "
-                f"({self.method}); this is a bug in kpitree"
-            )
+        check_adds_up(self.effects, self.delta, (self.base.value, self.compare.value),
+                      f"effects ({self.method})")
 
     @property
     def metric(self) -> str:
@@ -126,9 +145,7 @@ class Explanation:
     @property
     def totals(self) -> dict[str, float]:
         """Effect totals by kind (``mix``, ``rate``, and ``interaction`` for sequential)."""
-        sums = self.effects.groupby("kind", sort=False)["value"].sum()
-        kinds = [k for k in EFFECT_KINDS if k in sums.index or k != "interaction"]
-        return {kind: float(sums.get(kind, 0.0)) for kind in kinds}
+        return kind_totals(self.effects)
 
     def by_driver(self) -> pd.DataFrame:
         """Rate effects summed over segments, one row per driver path (largest first)."""
@@ -226,7 +243,7 @@ class Explanation:
         """Notebook display: the annotated tree; falls back to text if Graphviz is missing."""
         try:
             return self.render(format="svg").decode("utf-8")
-        except RenderError:
+        except (RenderError, MissingExtraError):
             return None
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ aliases (so nothing can explode in size), no duplicate keys (so nothing is silen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from kpitree.core.definitions import DataDefinition, parse_data_section
-from kpitree.core.errors import TreeError, did_you_mean
+from kpitree.core.errors import Problem, TreeError, did_you_mean
 
 MAX_TREE_FILE_BYTES = 1_000_000
 
@@ -64,6 +65,10 @@ class TreeSpec:
     def where(self, line: int | None = None) -> str:
         """``file:line`` for messages (just ``file`` when the line is unknown)."""
         return f"{self.source}:{line}" if line else self.source
+
+    def problem(self, message: str, line: int | None = None, node: str | None = None) -> Problem:
+        """A problem of this file, at ``line`` (unknown when 0 or None), about ``node``."""
+        return Problem(message, file=self.source, line=line or None, node=node)
 
     def node(self, name: str) -> NodeSpec:
         for node in self.nodes:
@@ -126,9 +131,11 @@ def _compose(text: str, source: str) -> tuple[Any, dict[str, int]]:
         raise TreeError(f"{source}:{exc.line}: {exc.message}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        position = f"{mark.line + 1}:{mark.column + 1}" if mark else "?"
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise TreeError(f"{source}:{position}: YAML syntax error: {problem}") from None
+        problem = f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}"
+        if mark is None:
+            raise TreeError(f"{source}:?: {problem}") from None
+        located = Problem(problem, file=source, line=mark.line + 1, column=mark.column + 1)
+        raise TreeError.collected([located], source) from None
     except yaml.YAMLError as exc:
         raise TreeError(f"{source}: YAML error: {exc}") from None
     if root is None:
@@ -162,26 +169,25 @@ def parse_tree_text(text: str, source: str = "<tree>") -> TreeSpec:
         raise TreeError(
             f"{source}:1: a tree file must be a mapping with 'root', 'weight' and 'nodes' keys"
         )
-    problems: list[str] = []
+    problems: list[Problem] = []
 
-    def at(key: str) -> str:
-        return f"{source}:{lines.get(key, 1)}"
+    def report(message: str, key: str | None = None) -> None:
+        """A problem of the file, at the line of top-level ``key`` (line 1 if not found)."""
+        problems.append(Problem(message, file=source, line=lines.get(key, 1) if key else None))
 
     for key in data:
         if key not in TREE_KEYS:
-            problems.append(
-                f"{at('@' + str(key))}: unknown key '{key}'.{did_you_mean(key, TREE_KEYS)}"
-                f" Allowed: {', '.join(TREE_KEYS)}"
-            )
+            report(f"unknown key '{key}'.{did_you_mean(key, TREE_KEYS)}"
+                   f" Allowed: {', '.join(TREE_KEYS)}", "@" + str(key))
 
     def text_field(key: str, required: bool, default: str = "") -> str:
         value = data.get(key, default)
         if value is None or value == "":
             if required:
-                problems.append(f"{source}: missing required key '{key}'")
+                report(f"missing required key '{key}'")
             return default
         if not isinstance(value, str):
-            problems.append(f"{at('@' + key)}: '{key}' must be a text value, not {value!r}")
+            report(f"'{key}' must be a text value, not {value!r}", "@" + key)
             return default
         return value
 
@@ -196,27 +202,30 @@ def parse_tree_text(text: str, source: str = "<tree>") -> TreeSpec:
     if isinstance(raw_segments, str):
         raw_segments = [raw_segments]
     if not isinstance(raw_segments, list) or not all(isinstance(s, str) for s in raw_segments):
-        problems.append(f"{at('@segments')}: 'segments' must be a list of column names")
+        report("'segments' must be a list of column names", "@segments")
         raw_segments = []
     if len(set(raw_segments)) != len(raw_segments):
-        problems.append(f"{at('@segments')}: 'segments' lists a dimension twice")
+        report("'segments' lists a dimension twice", "@segments")
 
     nodes: list[NodeSpec] = []
     raw_nodes = data.get("nodes")
     if raw_nodes is None:
-        problems.append(f"{source}: missing required key 'nodes'")
+        report("missing required key 'nodes'")
         raw_nodes = {}
     elif not isinstance(raw_nodes, dict) or not raw_nodes:
-        problems.append(f"{at('@nodes')}: 'nodes' must be a non-empty mapping of name → node")
+        report("'nodes' must be a non-empty mapping of name → node", "@nodes")
         raw_nodes = {}
     for node_name, body in raw_nodes.items():
-        node = _node_spec(str(node_name), body, lines.get(str(node_name), 0), source, problems)
+        line = lines.get(str(node_name), 0)
+        report_node = _node_reporter(problems, source, line, str(node_name))
+        node = _node_spec(str(node_name), body, line, report_node)
         if node is not None:
             nodes.append(node)
 
     data_definition = parse_data_section(data.get("data"), source, lines.get("@data", 0), problems)
 
-    _raise_all(problems, source)
+    if problems:
+        raise TreeError.collected(problems, source)
     return TreeSpec(
         name=name,
         title=title,
@@ -232,48 +241,46 @@ def parse_tree_text(text: str, source: str = "<tree>") -> TreeSpec:
     )
 
 
-def _node_spec(
-    name: str, body: Any, line: int, source: str, problems: list[str]
-) -> NodeSpec | None:
-    where = f"{source}:{line}" if line else source
+def _node_reporter(
+    problems: list[Problem], source: str, line: int, node: str
+) -> Callable[[str], None]:
+    """Record the problems of one node, at its line."""
+
+    def report(message: str) -> None:
+        problems.append(Problem(message, file=source, line=line or None, node=node))
+
+    return report
+
+
+def _node_spec(name: str, body: Any, line: int, report: Callable[[str], None]) -> NodeSpec | None:
     if not name.isidentifier():
-        problems.append(
-            f"{where}: node name '{name}' must be a plain identifier (letters, digits, _)"
-        )
+        report(f"node name '{name}' must be a plain identifier (letters, digits, _)")
         return None
     if not isinstance(body, dict):
-        problems.append(
-            f"{where}: node '{name}' must be a mapping with 'column' or 'formula', "
-            f"e.g. {{column: {name}}}"
-        )
+        report(f"node '{name}' must be a mapping with 'column' or 'formula', "
+               f"e.g. {{column: {name}}}")
         return None
     for key in body:
         if key not in NODE_KEYS:
-            problems.append(
-                f"{where}: node '{name}' has unknown key '{key}'.{did_you_mean(key, NODE_KEYS)}"
-                f" Allowed: {', '.join(NODE_KEYS)}"
-            )
+            report(f"node '{name}' has unknown key '{key}'.{did_you_mean(key, NODE_KEYS)}"
+                   f" Allowed: {', '.join(NODE_KEYS)}")
     column, formula = body.get("column"), body.get("formula")
     if column is None and formula is None:
-        problems.append(
-            f"{where}: node '{name}' needs a 'column' (a data column to sum) or a 'formula'"
-        )
+        report(f"node '{name}' needs a 'column' (a data column to sum) or a 'formula'")
         return None
     if column is not None and formula is not None:
-        problems.append(f"{where}: node '{name}' has both 'column' and 'formula'; keep one")
+        report(f"node '{name}' has both 'column' and 'formula'; keep one")
         return None
     if formula is not None and not isinstance(formula, str | int | float):
-        problems.append(f"{where}: node '{name}': 'formula' must be text like 'base / users'")
+        report(f"node '{name}': 'formula' must be text like 'base / users'")
         return None
     if column is not None and not isinstance(column, str):
-        problems.append(f"{where}: node '{name}': 'column' must be a column name")
+        report(f"node '{name}': 'column' must be a column name")
         return None
     fmt = body.get("format")
     if fmt is not None and fmt not in NODE_FORMATS:
-        problems.append(
-            f"{where}: node '{name}': format '{fmt}' is not one of {', '.join(NODE_FORMATS)}"
-            f".{did_you_mean(fmt, NODE_FORMATS)}"
-        )
+        report(f"node '{name}': format '{fmt}' is not one of {', '.join(NODE_FORMATS)}"
+               f".{did_you_mean(fmt, NODE_FORMATS)}")
         fmt = None
     label = body.get("label", name)
     return NodeSpec(
@@ -285,15 +292,6 @@ def _node_spec(
         description=str(body.get("description", "")),
         line=line,
     )
-
-
-def _raise_all(problems: list[str], source: str) -> None:
-    if len(problems) == 1:
-        raise TreeError(problems[0])
-    if problems:
-        error = TreeError(f"{len(problems)} problems in {source}: " + "; ".join(problems))
-        error.problems = tuple(problems)  # type: ignore[attr-defined]
-        raise error
 
 
 def read_tree_spec(path: str | Path) -> TreeSpec:

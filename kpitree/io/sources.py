@@ -7,25 +7,31 @@ a generated folder into PostgreSQL. What does not: the aggregation (see :mod:`kp
 
 Nothing is read into Python here: DuckDB scans CSV/Parquet globs and DataFrames in place,
 PostgreSQL and Spark run the query where the data is. ibis, DuckDB, psycopg and pyspark are
-imported only when a source is opened.
+imported only when a source is opened, through :func:`kpitree.core.optional.require`, so a
+missing one is a one-line install hint.
 """
 
 from __future__ import annotations
 
 import glob as globbing
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from kpitree.core.errors import DataError, KpitreeError, did_you_mean, listing
+from kpitree.core.optional import require
 
 FILE_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
 ENGINES = ("duckdb", "postgres", "spark")
+RAW_SOURCES = "raw event sources"  # what ibis and DuckDB are needed for, in the install hint
 
 
 class SourceError(DataError):
-    """A raw source cannot be opened: missing file, unknown table, missing engine."""
+    """A raw source cannot be opened: missing file, unknown table, unknown engine or scheme."""
 
 
 @dataclass
@@ -82,18 +88,6 @@ class Source:
         return str(table.schema()[column])
 
 
-def _require(module: str, extra: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise SourceError(
-            f"raw sources need {module}, which is not installed: "
-            f"pip install 'kpitree[{extra}]' (or run scripts/install.sh)"
-        ) from None
-
-
 def _files(pattern: str) -> list[str]:
     path = Path(pattern)
     if path.is_dir():
@@ -144,7 +138,9 @@ def connect(
         spark: an existing SparkSession (its time zone is set to UTC).
 
     Raises:
-        SourceError: a missing file, an unknown scheme, or an engine that is not installed.
+        SourceError: a missing file, an unknown scheme or engine, a file that cannot be read.
+        MissingExtraError: the engine's library (ibis, DuckDB, psycopg, pyspark) is not
+            installed; the message names the extra to install.
 
     Example:
         >>> source = connect("out/events_10m")  # doctest: +SKIP
@@ -193,10 +189,8 @@ def _quiet(backend: Any) -> Any:
 
 
 def _duckdb_files(roles: dict[str, Any], name: str) -> Source:
-    ibis = _require("ibis", "engines")
-    _require("duckdb", "engines")
-    import pandas as pd
-
+    ibis = require("ibis", purpose=RAW_SOURCES)
+    require("duckdb", purpose=RAW_SOURCES)
     backend = _quiet(ibis.duckdb.connect())
     tables: dict[str, str] = {}
     for role, value in roles.items():
@@ -221,8 +215,8 @@ def _duckdb_files(roles: dict[str, Any], name: str) -> Source:
 
 
 def _duckdb_file(path: str, events: Any, users: Any) -> Source:
-    ibis = _require("ibis", "engines")
-    _require("duckdb", "engines")
+    ibis = require("ibis", purpose=RAW_SOURCES)
+    require("duckdb", purpose=RAW_SOURCES)
     if not Path(path).is_file():
         raise SourceError(f"{path}: DuckDB database file not found")
     try:
@@ -235,8 +229,8 @@ def _duckdb_file(path: str, events: Any, users: Any) -> Source:
 
 
 def _postgres(url: str, events: Any, users: Any) -> Source:
-    ibis = _require("ibis", "engines")
-    _require("psycopg", "engines")
+    ibis = require("ibis", purpose=RAW_SOURCES)
+    require("psycopg", purpose="PostgreSQL sources")
     try:
         backend = ibis.connect(url)
     except Exception as exc:
@@ -258,10 +252,8 @@ def _safe(url: str) -> str:
 
 def spark_session(master: str = "local[2]") -> Any:
     """A local Spark session set up for kpitree (UTC, no UI, few shuffle partitions)."""
-    _require("pyspark", "engines")
-    from pyspark.sql import SparkSession
-
-    return (SparkSession.builder.master(master).appName("kpitree")
+    sql = require("pyspark.sql", purpose="Spark sources")
+    return (sql.SparkSession.builder.master(master).appName("kpitree")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "4")
@@ -270,7 +262,7 @@ def spark_session(master: str = "local[2]") -> Any:
 
 
 def _spark_files(roles: dict[str, Any], spark: Any, name: str) -> Source:
-    ibis = _require("ibis", "engines")
+    ibis = require("ibis", purpose=RAW_SOURCES)
     session = spark if spark is not None else spark_session()
     session.conf.set("spark.sql.session.timeZone", "UTC")
     backend = ibis.pyspark.connect(session)
@@ -299,7 +291,8 @@ def copy_to_postgres(folder: str | Path, url: str, *, schema: str = "public") ->
     Types are kept exact: BIGINT cents, TIMESTAMPTZ, DATE, TEXT. Existing tables of those names
     in ``schema`` are replaced. Used by the tests and the benchmark.
     """
-    psycopg = _require("psycopg", "engines")
+    psycopg = require("psycopg", purpose="PostgreSQL sources")
+    import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -316,10 +309,6 @@ def copy_to_postgres(folder: str | Path, url: str, *, schema: str = "public") ->
             for path in sorted((Path(folder) / table).glob("*.parquet")):
                 parquet = pq.ParquetFile(path)
                 for batch in parquet.iter_batches(batch_size=500_000):
-                    import io
-
-                    import pyarrow as pa
-
                     plain = pa.table({name: (col.dictionary_decode()
                                              if pa.types.is_dictionary(col.type) else col)
                                       for name, col in zip(batch.schema.names, batch.columns,

@@ -8,20 +8,36 @@ does not: the views themselves (each lives in its own module of :mod:`kpitree.pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from kpitree.core.views import register
 from kpitree.present import bridge, charts, drivers_table, narrative, report, table, tree_image
 
-register("tree_image", tree_image.render_explanation)
-register("bridge_figure", bridge.bridge_figure)
-register("bridge_file", bridge.render_bridge)
-register("bridge_top", lambda: bridge.TOP)
-register("narrative", narrative.narrate)
-register("explanation_html", report.explanation_html)
-register("explanation_table", table.format_table)
-register("drivers_table", drivers_table.format_drivers)
-register("trend_table", table.format_trend)
-register("trend_bridge_chart", charts.trend_bridge_chart)
-register("trend_multiples_chart", charts.trend_multiples_chart)
-register("volume_bridge_chart", charts.volume_bridge_chart)
-register("scenario_chart", charts.scenario_chart)
-register("tornado_chart", charts.tornado_chart)
+# View name (what :func:`kpitree.core.views.show` is called with) → the function behind it.
+VIEWS: dict[str, Callable[..., Any]] = {
+    "tree_image": tree_image.render_explanation,
+    "bridge_figure": bridge.bridge_figure,
+    "bridge_file": bridge.render_bridge,
+    "bridge_top": lambda: bridge.TOP,
+    "narrative": narrative.narrate,
+    "explanation_html": report.explanation_html,
+    "explanation_table": table.format_table,
+    "drivers_table": drivers_table.format_drivers,
+    "trend_table": table.format_trend,
+    "trend_bridge_chart": charts.trend_bridge_chart,
+    "trend_multiples_chart": charts.trend_multiples_chart,
+    "volume_bridge_chart": charts.volume_bridge_chart,
+    "scenario_chart": charts.scenario_chart,
+    "tornado_chart": charts.tornado_chart,
+}
+
+
+
+def register_views() -> None:
+    """Register every view of :data:`VIEWS` (done once, when this module is imported)."""
+    for name, function in VIEWS.items():
+        register(name, function)
+
+
+register_views()

@@ -1,13 +1,18 @@
 """The terminal table of ``kpitree drivers``: totals, dimension ranking, segments in split order.
 
-Rendering only formats: every number goes through :mod:`kpitree.core.formatting`.
+What belongs here: laying out a driver search (with its bootstrap intervals) as plain text for
+``--format table``. Rendering only formats: every number goes through
+:mod:`kpitree.core.formatting`. What does not: the search itself
+(:mod:`kpitree.analysis.drivers`), printing (:mod:`kpitree.cli.output`), or the explanation's
+table (:mod:`kpitree.present.table`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kpitree.core.formatting import format_change, format_pct_change, format_value
+from kpitree.core.formatting import Kind, format_change, format_pct_change, format_value
+from kpitree.present.table import metric_kind
 
 if TYPE_CHECKING:
     from kpitree.analysis.drivers import Drivers
@@ -15,7 +20,7 @@ if TYPE_CHECKING:
 NOISE = "≈0?"  # the interval spans zero: not distinguishable from noise
 
 
-def _interval(low: float, high: float, kind: str, unit: str | None) -> str:
+def _interval(low: float, high: float, kind: Kind, unit: str | None) -> str:
     mark = f" {NOISE}" if low <= 0 <= high else ""
     return f"[{format_change(low, kind, unit)}, {format_change(high, kind, unit)}]{mark}"
 
@@ -24,7 +29,7 @@ def format_drivers(result: Drivers, *, top: int = 10) -> str:
     """A readable plain-text summary of a driver search."""
     tree = result.tree
     unit = tree.unit
-    kind = tree.format_of(result.metric) or ("currency" if unit else "number")
+    kind = metric_kind(result)
     base, compare = result.base, result.compare
     intervals = result.intervals
     lines = [

@@ -32,13 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kpitree.core.formatting import (
-    format_change,
-    format_pct_change,
-    format_value,
-    is_defined,
-    value_kind,
-)
+from kpitree.core.formatting import format_pct_change, format_value
+from kpitree.present.wording import Numbers
 
 if TYPE_CHECKING:
     from kpitree.core.result import Explanation
@@ -79,7 +74,7 @@ def narrate(result: Explanation) -> Narrative:
     """The plain-language summary of ``result`` (see the module docstring for the rules).
 
     Example:
-        >>> print(narrate(result).headline)  # doctest: +SKIP
+        >>> print(narrate(result).headline)
         ARPU rose by $4.13 (+8.1 %), from $51.29 in 2026-09 to $55.43 in 2026-10.
     """
     words = _Words.of(result)
@@ -92,41 +87,27 @@ def narrate(result: Explanation) -> Narrative:
 @dataclass(frozen=True)
 class _Words:
     result: Explanation
-    unit: str | None
-    kind: Any
+    numbers: Numbers
     root: str
     weight: str
 
     @classmethod
     def of(cls, result: Explanation) -> _Words:
         tree = result.tree
-        unit = tree.unit or None
-        return cls(result, unit, value_kind(tree.format_of(tree.root), unit),
-                   tree.label(tree.root), tree.label(tree.weight).lower())
-
-    # --- formatting shorthands ---------------------------------------------------------------
-
-    def money(self, value: float | None) -> str:
-        return format_value(value, self.kind, self.unit)
-
-    def change(self, value: float) -> str:
-        return format_change(value, self.kind, self.unit)
-
-    def node_value(self, node: str, value: float | None) -> str:
-        return format_value(value, value_kind(self.result.tree.format_of(node), self.unit),
-                            self.unit)
+        numbers = Numbers.of(tree)
+        return cls(result, numbers, numbers.root_label, tree.label(tree.weight).lower())
 
     # --- sentences ---------------------------------------------------------------------------
 
     def headline(self) -> str:
         r = self.result
-        frame = (f"from {self.money(r.base.value)} in {r.base.period} to "
-                 f"{self.money(r.compare.value)} in {r.compare.period}")
-        shown = self.change(r.delta)
+        frame = (f"from {self.numbers.value(r.base.value)} in {r.base.period} to "
+                 f"{self.numbers.value(r.compare.value)} in {r.compare.period}")
+        shown = self.numbers.change(r.delta)
         if shown[0] not in "+−":  # rounds to zero
             return f"{self.root} was flat ({shown}), {frame}."
         verb = "rose" if r.delta > 0 else "fell"
-        return (f"{self.root} {verb} by {self.money(abs(r.delta))} "
+        return (f"{self.root} {verb} by {self.numbers.value(abs(r.delta))} "
                 f"({format_pct_change(r.base.value, r.compare.value)}), {frame}.")
 
     def split(self) -> str | None:
@@ -143,14 +124,16 @@ class _Words:
         same_way = r.delta != 0 and all(p * r.delta >= 0 for p in parts)
         if same_way:
             def share(x: float) -> str:
-                return f"{self.change(x)}, {format_value(x / r.delta, 'percent')} of the change"
+                return (f"{self.numbers.change(x)}, {format_value(x / r.delta, 'percent')} "
+                        "of the change")
             text = f"{mix_name} accounts for {share(mix)}; {rate_name} for {share(rate)}"
             if interaction is not None:
                 text += f"; their interaction for {share(interaction)}"
         else:
-            text = f"{mix_name} contributed {self.change(mix)} and {rate_name} {self.change(rate)}"
+            change = self.numbers.change
+            text = f"{mix_name} contributed {change(mix)} and {rate_name} {change(rate)}"
             if interaction is not None:
-                text += f", their interaction {self.change(interaction)}"
+                text += f", their interaction {change(interaction)}"
         return text + "."
 
     def drivers(self) -> str | None:
@@ -164,7 +147,7 @@ class _Words:
         largest = abs(rows[0]["value"])
         if len(rows) == 3 and abs(rows[2]["value"]) < THIRD_DRIVER * largest:
             rows = rows[:2]
-        described = [f"{self.describe(row)}: {self.change(row['value'])}" for row in rows]
+        described = [f"{self.describe(row)}: {self.numbers.change(row['value'])}" for row in rows]
         noun = {1: "largest driver was", 2: "two largest drivers were",
                 3: "three largest drivers were"}[len(described)]
         return f"The {noun} {_join(described, sep='; ')}."
@@ -178,8 +161,8 @@ class _Words:
             node = row["path"][-1]
             base, compare = self.part(segment, tuple(row["path"]))
             where = f" in {name}" if name else ""
-            return (f"{row['label']}{where} ({self.node_value(node, base)} → "
-                    f"{self.node_value(node, compare)})")
+            return (f"{row['label']}{where} ({self.numbers.node_value(node, base)} → "
+                    f"{self.numbers.node_value(node, compare)})")
         s = self.segment(segment)
         if row["kind"] == "interaction":
             return f"the interaction of share and {self.root} for {name}"
@@ -188,14 +171,15 @@ class _Words:
         of_parent = self.share_of(row["level"])
         if s["status"] == "entered":
             return (f"the new {name} ({format_value(s['compare_share'], 'percent')} "
-                    f"of {of_parent} at {self.root} {self.money(s['compare_value'])})")
+                    f"of {of_parent} at {self.root} {self.numbers.value(s['compare_value'])})")
         if s["status"] == "exited":
             return (f"the loss of the {name} (had {format_value(s['base_share'], 'percent')} "
-                    f"of {of_parent} at {self.root} {self.money(s['base_value'])})")
+                    f"of {of_parent} at {self.root} {self.numbers.value(s['base_value'])})")
         return (f"the shift in the {name}'s share of {of_parent} "
                 f"({format_value(s['base_share'], 'percent')} → "
                 f"{format_value(s['compare_share'], 'percent')}; {self.root} "
-                f"{self.money(s['compare_value'])} vs {self.money(r.compare.value)} overall)"
+                f"{self.numbers.value(s['compare_value'])} vs "
+                f"{self.numbers.value(r.compare.value)} overall)"
                 if row["level"] == r.by[0] else
                 f"the shift in the {name}'s share of {of_parent} "
                 f"({format_value(s['base_share'], 'percent')} → "
@@ -214,11 +198,11 @@ class _Words:
         table = table[table["value"] != 0.0]
         if len(table) < 2:
             return None
-        items = [f"{label} {self.change(value)}"
+        items = [f"{label} {self.numbers.change(value)}"
                  for label, value in zip(table["label"], table["value"], strict=True)]
         if len(items) > 4:
             items = [*items[:3], f"{len(items) - 3} more drivers "
-                     f"{self.change(math.fsum(table['value'].iloc[3:]))}"]
+                     f"{self.numbers.change(math.fsum(table['value'].iloc[3:]))}"]
         return f"Within {r.by[0]} segments the rate effect splits by driver into {_join(items)}."
 
     def entered_exited(self) -> list[str]:
@@ -239,13 +223,13 @@ class _Words:
                 described.append(
                     f"{_name(s['segment'])} ({format_value(weight, 'number')} {self.weight}, "
                     f"{format_value(weight / total if total else None, 'percent')} of all, "
-                    f"{self.root} {self.money(s[f'{side}_value'])})")
+                    f"{self.root} {self.numbers.value(s[f'{side}_value'])})")
             if len(rows) > LISTED:
                 described.append(f"{len(rows) - LISTED} more")
             mix = math.fsum(float(s["mix"]) for s in rows)
             whole = "its" if len(rows) == 1 else "their"
             sentences.append(f"{verb} {r.compare.period}: {_join(described)}; {whole} whole "
-                             f"effect is mix ({self.change(mix)}).")
+                             f"effect is mix ({self.numbers.change(mix)}).")
         return sentences
 
     def parent_has_status(self, s: Mapping[str, Any], status: str) -> bool:
@@ -312,12 +296,8 @@ class _Words:
         target = dict(segment)
         for row in parts.to_dict("records"):
             if tuple(row["path"]) == path and dict(row["segment"]) == target:
-                return _defined(row["base"]), _defined(row["compare"])
+                return row["base"], row["compare"]
         return None, None
-
-
-def _defined(value: Any) -> float | None:
-    return float(value) if is_defined(value) else None
 
 
 def _name(segment: Mapping[str, Any]) -> str:

@@ -28,14 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpitree.core.errors import RenderError
-from kpitree.core.formatting import (
-    format_change,
-    format_pct_change,
-    format_value,
-    is_defined,
-    value_kind,
-)
+from kpitree.core.errors import MissingExtraError, RenderError
+from kpitree.core.formatting import format_pct_change, format_value
+from kpitree.core.optional import require
+from kpitree.present.style import DPI
+from kpitree.present.wording import Numbers, status_word
 
 if TYPE_CHECKING:
     from kpitree.core.result import Explanation
@@ -43,7 +40,6 @@ if TYPE_CHECKING:
 
 TREE_DPI = 144  # the PNG tree; shown at 96 dpi size in the HTML, so it stays sharp
 IMAGE_NAMES = ("tree.png", "tree.svg", "bridge.png", "bridge.svg")
-JINJA2_MISSING = "Jinja2 is not installed: pip install jinja2"
 
 METHOD_NOTES = {
     "shapley": (
@@ -97,12 +93,14 @@ def build_report(result: Explanation, *, rate_by: str = "component",
         top: bars kept per group of the bridge (default :data:`kpitree.present.bridge.TOP`).
 
     Raises:
-        RenderError: Graphviz or matplotlib missing or failing.
+        RenderError: Graphviz's ``dot`` missing or failing.
+        MissingExtraError: Jinja2, the ``graphviz`` package or matplotlib is not installed.
     """
     from kpitree.present.bridge import TOP, render_bridge
     from kpitree.present.narrative import narrate
     from kpitree.present.tree_image import render_explanation
 
+    require("jinja2", purpose="the report")  # first: the hint names the extra with all three
     top = TOP if top is None else top
     images = {
         "tree.png": render_explanation(result, format="png", dpi=TREE_DPI),
@@ -135,8 +133,8 @@ def write_report(result: Explanation, out: str | Path, *, rate_by: str = "compon
         RenderError: the folder cannot be created or written, or an image cannot be drawn.
 
     Example:
-        >>> paths = write_report(result, "out/2026-10")  # doctest: +SKIP
-        >>> [p.name for p in paths]  # doctest: +SKIP
+        >>> paths = write_report(result, "out/2026-10")
+        >>> [p.name for p in paths]
         ['report.html', 'report.md', 'tree.png', 'tree.svg', 'bridge.png', 'bridge.svg', \
 'effects.csv']
     """
@@ -162,27 +160,18 @@ def write_report(result: Explanation, out: str | Path, *, rate_by: str = "compon
 def _context(result: Explanation, narrative: Narrative, images: Mapping[str, bytes], *,
              rate_by: str) -> dict[str, Any]:
     tree = result.tree
-    unit = tree.unit or None
-    kind = value_kind(tree.format_of(tree.root), unit)
-    root_label = tree.label(tree.root)
-
-    def money(value: Any) -> str:
-        return format_value(value if is_defined(value) else None, kind, unit)
-
-    def change(value: Any) -> str:
-        return format_change(value if is_defined(value) else None, kind, unit)
-
-    drivers = [(d.path, d.label, value_kind(tree.format_of(d.path[-1]), unit))
-               for d in tree.drivers]
+    numbers = Numbers.of(tree)
+    money, change = numbers.value, numbers.change
+    drivers = [(tuple(d.path), d.label) for d in tree.drivers]
     parts = {(_key(row["segment"]), tuple(row["path"])): (row["base"], row["compare"])
              for row in result.parts.to_dict("records")}
 
     def components(segment: Mapping[str, Any]) -> list[str]:
         cells = []
-        for path, _label, driver_kind in drivers:
-            base, compare = parts.get((_key(segment), tuple(path)), (None, None))
-            cells.append(f"{format_value(_defined(base), driver_kind, unit)} → "
-                         f"{format_value(_defined(compare), driver_kind, unit)}")
+        for path, _label in drivers:
+            base, compare = parts.get((_key(segment), path), (None, None))
+            cells.append(f"{numbers.node_value(path[-1], base)} → "
+                         f"{numbers.node_value(path[-1], compare)}")
         return cells
 
     sequential = result.method == "sequential"
@@ -196,7 +185,7 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
             "within": result.by[depth - 1] if depth else None,
             "rows": [{
                 "segment": ", ".join(str(v) for v in s["segment"].values()),
-                "status": {"both": "", "entered": "new", "exited": "gone"}.get(s["status"], ""),
+                "status": status_word(s["status"]),
                 "share_base": format_value(s["base_share"], "percent"),
                 "share_compare": format_value(s["compare_share"], "percent"),
                 "value_base": money(s["base_value"]),
@@ -208,7 +197,7 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
                 # driver values are kept per outer segment (Explanation.parts)
                 "components": components(s["segment"]) if depth == 0 else [],
             } for s in rows],
-            "drivers": [label for _path, label, _kind in drivers] if depth == 0 else [],
+            "drivers": [label for _path, label in drivers] if depth == 0 else [],
         })
     totals = result.totals
     total_row = {
@@ -240,7 +229,7 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
     return {
         "title": tree.title,
         "tree_name": tree.name,
-        "metric": root_label,
+        "metric": numbers.root_label,
         "weight": tree.label(tree.weight),
         "base": result.base.period,
         "compare": result.compare.period,
@@ -256,7 +245,7 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
         "split": split,
         "levels": levels,
         "total_row": total_row,
-        "drivers": [label for _path, label, _kind in drivers],
+        "drivers": [label for _path, label in drivers],
         "sequential": sequential,
         "largest": largest,
         "method_note": METHOD_NOTES.get(result.method, ""),
@@ -270,10 +259,7 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
 
 
 def _environment(*, html: bool) -> Any:
-    try:
-        import jinja2
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise RenderError(JINJA2_MISSING) from None
+    jinja2 = require("jinja2", purpose="the report")
     return jinja2.Environment(
         loader=jinja2.PackageLoader("kpitree.present", "templates"),
         autoescape=html, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
@@ -289,18 +275,12 @@ def _data_uri(name: str, data: bytes) -> str:
 def _png_css_size(name: str, data: bytes) -> tuple[int, int]:
     """The CSS pixel size of a PNG: its pixels at 96 dpi (the tree is drawn at TREE_DPI)."""
     width, height = struct.unpack(">II", data[16:24])
-    from kpitree.present.bridge import DPI
-
     scale = 96 / (TREE_DPI if name.startswith("tree") else DPI)
     return round(width * scale), round(height * scale)
 
 
 def _sign(value: float) -> str:
     return "up" if value > 0 else "down" if value < 0 else "flat"
-
-
-def _defined(value: Any) -> float | None:
-    return float(value) if is_defined(value) else None
 
 
 def _key(segment: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -316,8 +296,8 @@ def _version() -> str:
 def explanation_html(result: Explanation) -> str:
     """The notebook view of an explanation: the narrative, then the annotated tree (inline SVG).
 
-    Without Graphviz the tree is replaced by a one-line note naming the install step, so the
-    narrative still shows.
+    Without Graphviz (its ``dot`` or its Python package) the tree is replaced by a one-line
+    note naming the install step, so the narrative still shows.
     """
     from kpitree.present.narrative import narrate
     from kpitree.present.tree_image import render_explanation
@@ -326,7 +306,7 @@ def explanation_html(result: Explanation) -> str:
     try:
         svg = render_explanation(result, format="svg").decode("utf-8")
         figure = svg[svg.index("<svg"):]
-    except RenderError as exc:
+    except (RenderError, MissingExtraError) as exc:
         figure = f"<p><em>(tree image unavailable: {html.escape(str(exc))})</em></p>"
     items = "".join(f"<li>{html.escape(line)}</li>" for line in narrative.points)
     cautions = "".join(f'<p style="background:#fff8e1;padding:4px 8px">{html.escape(line)}</p>'

@@ -1,21 +1,37 @@
-"""The terminal table for ``kpitree explain --format table``: totals, segments, top effects.
+"""The terminal tables of ``kpitree explain`` (totals, segments, top effects) and ``kpitree trend``.
 
-Rendering only formats: every number goes through :mod:`kpitree.core.formatting`.
+What belongs here: laying out an explanation or a trend as plain text for ``--format table``.
+Rendering only formats: every number goes through :mod:`kpitree.core.formatting`. What does
+not: printing (the CLI does that, :mod:`kpitree.cli.output`), the driver search's table
+(:mod:`kpitree.present.drivers_table`), or choosing which effects matter (the results do).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from kpitree.core.formatting import format_change, format_pct_change, format_value, value_kind
+from kpitree.core.formatting import (
+    Kind,
+    format_change,
+    format_pct_change,
+    format_value,
+    value_kind,
+)
 
 if TYPE_CHECKING:
     from kpitree.analysis.trend import Trend
     from kpitree.core.result import Explanation
 
 
-def _kind(result: Explanation) -> str:
-    return result.tree.format_of(result.metric) or ("currency" if result.tree.unit else "number")
+def metric_kind(result: Explanation) -> Kind:
+    """The kind the explained metric's values are shown as in the terminal tables.
+
+    The metric's own ``format``, else money when the tree has a unit. Unlike
+    :func:`~kpitree.core.formatting.value_kind`, an explicit ``format: currency`` stays currency
+    without a unit (two decimals, no symbol), as these tables have always shown it.
+    """
+    kind = result.tree.format_of(result.metric)
+    return cast(Kind, kind) if kind else ("currency" if result.tree.unit else "number")
 
 
 def _segment_text(segment: dict) -> str:
@@ -24,7 +40,7 @@ def _segment_text(segment: dict) -> str:
 
 def format_table(result: Explanation, *, top: int = 10) -> str:
     """A readable plain-text summary of an explanation."""
-    unit, kind = result.tree.unit, _kind(result)
+    unit, kind = result.tree.unit, metric_kind(result)
     base, compare = result.base, result.compare
     lines = [
         f"{result.tree.title} — {result.tree.name} ({result.method})",

@@ -1,11 +1,12 @@
-"""Synthetic user-level data with planted drivers, for tests, benchmarks and demos.
+"""The user-level output: one row per user × period with planted drivers, for the driver search.
 
-What belongs here: one vectorised generator of user × period rows for ``trees/saas_arpu.yaml``
-(columns ``active_users``, ``addon_users``, ``base_revenue``, ``addon_revenue``,
-``usage_revenue``) over six dimensions, with known effects planted between the two periods, so
-a driver search can be checked against the truth. What does not: realistic event logs (the data
-layer's ``kpitree generate`` makes those; this generator can be replaced by it once its output
-can carry planted effects).
+What belongs here: :func:`planted_users`, one vectorised generator of user × period rows for
+``trees/saas_arpu.yaml`` (columns ``active_users``, ``addon_users``, ``base_revenue``,
+``addon_revenue``, ``usage_revenue``) over the six :data:`DIMENSIONS`, with the effects in
+:data:`PLANTED` planted between the two periods, so a driver search (and its intervals) can be
+checked against the truth; used by tests, benchmarks and demos. What does not: the draws and
+the planted-effect type both outputs share (:mod:`kpitree.io.generate.core`), or a realistic
+event log (:mod:`kpitree.io.generate.log`, ``kpitree generate``).
 
 Planted by default (``change=True``), base ``p0`` → compare ``p1``:
 
@@ -21,10 +22,10 @@ checking interval coverage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
+
+from kpitree.io.generate.core import Planted, draw_codes
 
 DIMENSIONS: dict[str, tuple[str, ...]] = {
     "tier": ("starter", "team", "pro", "enterprise", "business"),
@@ -34,7 +35,7 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
     "device": ("web", "ios", "android"),
     "billing": ("monthly", "annual"),
 }
-_PROBABILITIES = {
+_SHARES = {  # of each dimension's values in the base period
     "tier": (0.50, 0.28, 0.16, 0.06, 0.0),
     "region": (0.30, 0.30, 0.20, 0.20),
     "channel": (0.40, 0.20, 0.20, 0.20),
@@ -43,22 +44,18 @@ _PROBABILITIES = {
     "billing": (0.6, 0.4),
 }
 _PRICE = np.array([15.0, 40.0, 100.0, 380.0, 170.0])  # base price by tier
-
-
-@dataclass(frozen=True)
-class Planted:
-    """A planted effect: its segment, its kind and the sign of its contribution."""
-
-    conditions: tuple[tuple[str, str], ...]
-    kind: str  # "rate", "mix" or "launch"
-    sign: int
-
+ENTERPRISE_SHARE_AFTER = 0.04  # planted: the enterprise share falls from 6 %
+BUSINESS_SHARE_AFTER = 0.04  # planted: the business tier launches with this share
 
 PLANTED = (
-    Planted((("tier", "pro"), ("region", "EU")), "rate", +1),
-    Planted((("tier", "enterprise"),), "mix", -1),
-    Planted((("region", "APAC"), ("device", "android")), "rate", -1),
-    Planted((("tier", "business"),), "launch", +1),
+    Planted((("tier", "pro"), ("region", "EU")), "rate", +1,
+            what="pro users in EU: base price up 30 %"),
+    Planted((("tier", "enterprise"),), "mix", -1,
+            what="the enterprise share falls from 6 % to 4 %"),
+    Planted((("region", "APAC"), ("device", "android")), "rate", -1,
+            what="APAC android users: base price down 40 %, usage down 70 %"),
+    Planted((("tier", "business"),), "launch", +1,
+            what="the business tier launches with 4 % of users"),
 )
 
 
@@ -76,19 +73,11 @@ def planted_users(
     rng = np.random.default_rng(seed)
     period = (np.arange(users) >= users // 2).astype(np.int64)
     codes: dict[str, np.ndarray] = {}
-    for dim, labels in DIMENSIONS.items():
-        p0 = np.array(_PROBABILITIES[dim], dtype=float)
-        p1 = p0.copy()
-        if change and dim == "tier":
-            p1 = p0.copy()
-            p1[3] = 0.04
-            p1 = p1 / p1.sum() * 0.96
-            p1[4] = 0.04
-        draws = rng.random(users)
-        cdf0, cdf1 = np.cumsum(p0 / p0.sum()), np.cumsum(p1 / p1.sum())
-        code = np.where(period == 0, np.searchsorted(cdf0, draws, side="right"),
-                        np.searchsorted(cdf1, draws, side="right"))
-        codes[dim] = np.minimum(code, len(labels) - 1)
+    for dim in DIMENSIONS:
+        p0 = np.array(_SHARES[dim], dtype=float)
+        p1 = _compare_tiers(p0) if change and dim == "tier" else p0
+        draws = rng.random(users)  # the same draw in both periods: only moved shares differ
+        codes[dim] = np.where(period == 0, draw_codes(draws, p0), draw_codes(draws, p1))
     tier, region, channel = codes["tier"], codes["region"], codes["channel"]
     device = codes["device"]
     price = _PRICE[tier] * (1.0 + 0.1 * (region == 0)) * (0.85 + 0.3 * (codes["billing"] == 1))
@@ -113,3 +102,12 @@ def planted_users(
     frame["addon_revenue"] = np.round(addon, 2)
     frame["usage_revenue"] = np.round(usage, 2)
     return frame
+
+
+def _compare_tiers(base: np.ndarray) -> np.ndarray:
+    """The compare period's tier shares: enterprise down, business launched, the rest scaled."""
+    shares = base.copy()
+    shares[3] = ENTERPRISE_SHARE_AFTER
+    shares = shares / shares.sum() * (1 - BUSINESS_SHARE_AFTER)
+    shares[4] = BUSINESS_SHARE_AFTER
+    return shares

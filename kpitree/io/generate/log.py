@@ -1,11 +1,13 @@
-"""A synthetic SaaS revenue event log and user-month table, with planted effects.
+"""The event-log output: a synthetic SaaS revenue event log and user-month table, as Parquet.
 
-What belongs here: :func:`generate`, a vectorised (NumPy) and chunked (one Parquet file per month)
-simulation of a subscription business — tiers launching, users signing up, upgrading,
-downgrading and churning, add-on adoption, usage, discounts, refunds, chargebacks, failed
-payments and seasonality — and the statement of the effects planted between the last two
-months, so that an explanation can be checked against the truth. What does not: reading it back
-(see :mod:`kpitree.io.sources`).
+What belongs here: :func:`generate` (``kpitree generate``), a vectorised (NumPy) and chunked
+(one Parquet file per month) simulation of a subscription business — tiers launching, users
+signing up, upgrading, downgrading and churning, add-on adoption, usage, discounts, refunds,
+chargebacks, failed payments and seasonality — and the statement of the effects planted
+between the last two months (:class:`~kpitree.io.generate.core.Planted`), so that an
+explanation can be checked against the truth. What does not: the draws and the planted-effect
+type both outputs share (:mod:`kpitree.io.generate.core`), user-level rows for the driver
+search (:mod:`kpitree.io.generate.users`), reading the log back (:mod:`kpitree.io.sources`).
 
 Output folder::
 
@@ -33,14 +35,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kpitree.core.errors import KpitreeError
+from kpitree.core.definitions import DEFAULT_TYPES, KINDS, STATUSES
+from kpitree.core.errors import GenerateError
+from kpitree.core.periods import add_months
+from kpitree.io.generate.core import Planted, choose
 
 TIERS = ("free", "starter", "team", "pro", "business", "enterprise")
 REGIONS = ("NA", "EU", "APAC")
 CHANNELS = ("organic", "paid", "partner")
-TYPES = ("subscription", "addon", "usage", "one_time")
-KINDS = ("charge", "refund", "chargeback")
-STATUSES = ("paid", "failed")
+# The event log's vocabulary is the data: section's: revenue types (in the order of the type
+# codes below), event kinds (charge, refund, chargeback) and payment statuses (paid, failed).
+TYPES = DEFAULT_TYPES
 
 FREE, STARTER, TEAM, PRO, BUSINESS, ENTERPRISE = range(6)
 # List price per seat per month, in cents (starter is cut in the last month: planted).
@@ -49,6 +54,9 @@ STARTER_PRICE_CUT = 1500
 ADDON_PRICE = 1500
 ONE_TIME_PRICE = 5000
 SIGNUP_MIX = np.array([0.40, 0.30, 0.15, 0.10, 0.0, 0.05])
+BUSINESS_SIGNUP = 0.05  # share of sign-ups choosing the business tier once it is launched
+REGION_MIX = (0.45, 0.35, 0.20)  # of accounts
+CHANNEL_MIX = (0.5, 0.3, 0.2)
 CHURN = np.array([0.06, 0.04, 0.03, 0.02, 0.02, 0.01])
 ATTACH = np.array([0.0, 0.05, 0.15, 0.25, 0.30, 0.40])
 PRO_ATTACH_AFTER = 0.40  # planted: pro add-on attach rises in the last month
@@ -64,10 +72,6 @@ EVENTS_PER_USER_MONTH = 3.4  # calibration for the requested size (measured, see
 MAX_EVENTS = 200_000_000
 
 
-class GenerateError(ValueError, KpitreeError):
-    """Bad arguments for the generator (size, months, folder)."""
-
-
 @dataclass(frozen=True)
 class Generated:
     """What :func:`generate` wrote: folder, counts, periods and the planted effects."""
@@ -81,6 +85,7 @@ class Generated:
     planted: tuple[dict[str, Any], ...] = field(default=())
 
     def describe(self) -> str:
+        """What was written and what to look for: the summary ``kpitree generate`` prints."""
         lines = [f"wrote {self.events:,} events and {self.user_months:,} user-months "
                  f"({self.months[0]} … {self.months[-1]}) to {self.folder}",
                  f"planted effects, {self.base} → {self.compare} (explain with "
@@ -88,11 +93,6 @@ class Generated:
         for effect in self.planted:
             lines.append(f"  - {effect['what']}: expect {effect['expect']}")
         return "\n".join(lines)
-
-
-def _month(start: dt.date, index: int) -> dt.date:
-    total = start.year * 12 + start.month - 1 + index
-    return dt.date(total // 12, total % 12 + 1, 1)
 
 
 def generate(
@@ -132,7 +132,7 @@ def generate(
                  *(out / "events").glob("events-*.parquet")]
     for old in old_files:
         old.unlink()
-    start = _month(end_month, -(months - 1))
+    start = add_months(end_month, -(months - 1))
 
     # Size: users at the start so that the whole log holds about `events` events (the
     # population grows ~1.5 % a month and ~60 % of users are on a paid plan).
@@ -150,7 +150,7 @@ def generate(
     labels: list[str] = []
     shares: dict[str, np.ndarray] = {}
     for index in range(months):
-        month = _month(start, index)
+        month = add_months(start, index)
         label = f"{month.year:04d}-{month.month:02d}"
         labels.append(label)
         last = index == months - 1
@@ -175,7 +175,7 @@ def generate(
         if progress:
             progress(f"{label}: {table.num_rows:,} events, {len(state['user_id']):,} users")
     base, compare = labels[-2], labels[-1]
-    planted = _planted(shares[base], shares[compare])
+    planted = [effect.to_dict() for effect in _planted(shares[base], shares[compare])]
     result = Generated(out, total_events, total_user_months, tuple(labels), base, compare,
                        tuple(planted))
     (out / "planted.json").write_text(json.dumps({
@@ -190,22 +190,21 @@ def _new_users(rng: np.random.Generator, n: int, month: dt.date, *, next_id: int
                months_back: int, allow_business: bool = False) -> dict[str, np.ndarray]:
     mix = SIGNUP_MIX.copy()
     if allow_business:
-        mix[BUSINESS] = 0.05
+        mix[BUSINESS] = BUSINESS_SIGNUP
         mix /= mix.sum()
-    tier = rng.choice(len(TIERS), size=n, p=mix)
+    tier = choose(rng, mix, n)
     ids = np.arange(next_id, next_id + n, dtype=np.int64)
     # Accounts: about one in five users joins the account of the user before them.
     joins = rng.random(n) < 0.2
-    joins[0] = False
-    account = ids.copy()
+    joins[:1] = False  # the first user opens an account (no-op when nobody arrives)
     starts = np.flatnonzero(~joins)
-    account = ids[starts][np.searchsorted(starts, np.arange(n), side="right") - 1]
-    region_of_account = rng.choice(len(REGIONS), size=n, p=[0.45, 0.35, 0.20])
-    region = region_of_account[np.searchsorted(starts, np.arange(n), side="right") - 1]
-    channel = rng.choice(len(CHANNELS), size=n, p=[0.5, 0.3, 0.2])
+    owner = np.searchsorted(starts, np.arange(n), side="right") - 1  # the account's first user
+    account = ids[starts][owner]
+    region = choose(rng, REGION_MIX, n)[owner]
+    channel = choose(rng, CHANNEL_MIX, n)
     base_day = np.datetime64(month, "D")
     back = rng.integers(0, months_back * 30 + 1, size=n) if months_back else 0
-    days_in = (np.datetime64(_month(month, 1), "D") - base_day).astype(int)
+    days_in = (np.datetime64(add_months(month, 1), "D") - base_day).astype(int)
     signup = base_day - back + (rng.integers(0, days_in, size=n) if not months_back else 0)
     seats = np.where(tier <= STARTER, 1, rng.integers(1, 9, size=n)).astype(np.int64)
     return {"user_id": ids, "account_id": account, "tier": tier.astype(np.int8),
@@ -270,7 +269,7 @@ def _month_events(rng: np.random.Generator, state: dict[str, np.ndarray], month:
     n = len(tier)
     start_us = int(dt.datetime(month.year, month.month, 1, tzinfo=dt.timezone.utc)
                    .timestamp() * 1_000_000)
-    nxt = _month(month, 1)
+    nxt = add_months(month, 1)
     end_us = int(dt.datetime(nxt.year, nxt.month, 1, tzinfo=dt.timezone.utc)
                  .timestamp() * 1_000_000)
     span = end_us - start_us
@@ -361,7 +360,7 @@ def _month_events(rng: np.random.Generator, state: dict[str, np.ndarray], month:
     return table, first_id + count
 
 
-def _planted(share0: np.ndarray, share1: np.ndarray) -> list[dict[str, Any]]:
+def _planted(share0: np.ndarray, share1: np.ndarray) -> list[Planted]:
     """The planted effects with the size an explanation should find (approximately).
 
     Sizes are first-order expectations from the generation parameters and the tier shares
@@ -377,21 +376,21 @@ def _planted(share0: np.ndarray, share1: np.ndarray) -> list[dict[str, Any]]:
     attach_change = PRO_ATTACH_AFTER * kept1 - ATTACH[PRO] * kept0
     pro_addon = attach_change * ADDON_PRICE / 100 * (1 - CHARGEBACK_RATE) * mean[PRO]
     return [
-        {"effect": "mix", "segment": {"tier": "business"}, "sign": "+",
-         "what": "the business tier launches (a quarter of pro users move up)",
-         "expect": "positive mix for tier=business, entered in the compare month"},
-        {"effect": "rate", "segment": {"tier": "starter"}, "driver": "base_pu", "sign": "-",
-         "size": round(float(starter), 2),
-         "what": "starter price per seat cut from $17.00 to $15.00",
-         "expect": f"rate effect on starter base / user about {starter:+.2f}"},
-        {"effect": "rate", "segment": {"tier": "pro"}, "driver": "attach", "sign": "+",
-         "size": round(float(pro_addon), 2),
-         "what": "pro add-on attach rises from 25 % to 40 %",
-         "expect": f"rate effect on pro add-on attach about {pro_addon:+.2f}"},
-        {"effect": "rate", "segment": {"tier": "enterprise"}, "driver": "usage_pu", "sign": "+",
-         "what": "enterprise usage rises from 10 to 15 metered events per user",
-         "expect": "positive rate effect on enterprise usage / user"},
-        {"effect": "gap", "sign": "-", "size": FAIL_BEFORE - FAIL_AFTER,
-         "what": "payment failures rise from 2 % to 5 %",
-         "expect": "realised / contracted falls by about 3 points (trees/arpu_realised.yaml)"},
+        Planted((("tier", "business"),), "mix", +1,
+                what="the business tier launches (a quarter of pro users move up)",
+                expect="positive mix for tier=business, entered in the compare month"),
+        Planted((("tier", "starter"),), "rate", -1, driver="base_pu",
+                size=round(float(starter), 2),
+                what="starter price per seat cut from $17.00 to $15.00",
+                expect=f"rate effect on starter base / user about {starter:+.2f}"),
+        Planted((("tier", "pro"),), "rate", +1, driver="attach",
+                size=round(float(pro_addon), 2),
+                what="pro add-on attach rises from 25 % to 40 %",
+                expect=f"rate effect on pro add-on attach about {pro_addon:+.2f}"),
+        Planted((("tier", "enterprise"),), "rate", +1, driver="usage_pu",
+                what="enterprise usage rises from 10 to 15 metered events per user",
+                expect="positive rate effect on enterprise usage / user"),
+        Planted((), "gap", -1, size=FAIL_BEFORE - FAIL_AFTER,
+                what="payment failures rise from 2 % to 5 %",
+                expect="realised / contracted falls by about 3 points (trees/arpu_realised.yaml)"),
     ]

@@ -1,0 +1,205 @@
+"""The ``kpitree`` command's arguments: every subcommand and the argument groups they share.
+
+What belongs here: argparse only — the subcommands, their options, help texts and the checks
+argparse can make on one option (``--top 0``). Bad usage raises :class:`UsageError`, so it is
+reported like any other input error (one line, exit 2). What does not: running a command
+(:mod:`kpitree.cli.commands`), checks that need several options or the files
+(``--cross`` with ``--method``, an ``--image`` suffix), or printing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import NoReturn
+
+from kpitree.core import VERSION
+from kpitree.core.attribution import METHODS
+from kpitree.core.errors import UsageError
+
+FORMATS = ("table", "json", "csv")
+TREE_HELP = "tree file (YAML), e.g. trees/saas_arpu.yaml"
+AGGREGATED_HELP = "aggregated data: CSV or Parquet, one row per period × segment"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser that raises :class:`UsageError` instead of printing and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def positive(text: str) -> int:
+    """Argument type: a whole number ≥ 1 (``--top``, ``--depth``, ``--max-segments``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
+    return value
+
+
+def add_periods(parser: argparse.ArgumentParser) -> None:
+    """``--base`` and ``--compare``: the two periods a command compares."""
+    parser.add_argument("--base", required=True, help="base period, as in the period column")
+    parser.add_argument("--compare", required=True, help="compare period")
+
+
+def add_segments_and_method(parser: argparse.ArgumentParser) -> None:
+    """``--by`` and ``--method``: how the change is split."""
+    parser.add_argument("--by", nargs="*", metavar="DIM",
+                        help="segment dimensions, outermost first (default: the tree's segments; "
+                             "--by with no names for totals only)")
+    parser.add_argument("--method", default="shapley", choices=METHODS,
+                        help="attribution method (default: shapley)")
+
+
+def add_output(parser: argparse.ArgumentParser, *, image: bool = True) -> None:
+    """``--format`` and, for commands that draw the tree, ``--image`` and ``--top``."""
+    parser.add_argument("--format", default="table", choices=FORMATS, dest="output_format",
+                        help="output on stdout (default: table)")
+    if image:
+        parser.add_argument("--image", metavar="FILE",
+                            help="also write the annotated tree (.png, .svg or .pdf)")
+        parser.add_argument("--top", type=positive, default=10, metavar="N",
+                            help="effects shown by --format table (default: 10)")
+
+
+def add_debug(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` after the subcommand too (hidden: the top-level option documents it)."""
+    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every subcommand that reads a tree takes."""
+    parser.add_argument("--period-column", default="period", metavar="NAME",
+                        help="name of the period column (default: period)")
+    add_debug(parser)
+
+
+def add_raw_arguments(parser: argparse.ArgumentParser) -> None:
+    """``explain`` options for raw sources (:mod:`kpitree.cli.events`)."""
+    parser.add_argument("--events", metavar="GLOB|TABLE",
+                        help="raw events (tree with a data: section): CSV/Parquet files — a "
+                             "glob or folder — or a table name in the database given as DATA")
+    parser.add_argument("--users", metavar="GLOB|TABLE",
+                        help="raw user-month table: files or a table name, like --events")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                        help="engine for raw files (default: duckdb; spark: a local session)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress of long scans on stderr (default: when it is a terminal)")
+
+
+def _explain(run: argparse.ArgumentParser) -> None:
+    run.add_argument("tree", help=TREE_HELP)
+    run.add_argument("data", nargs="?",
+                     help="aggregated data (CSV or Parquet, one row per period × segment), or, "
+                          "for a tree with a data: section, raw events: a folder with events/ "
+                          "and users/ files, a DuckDB file or a postgresql:// URL")
+    add_periods(run)
+    add_segments_and_method(run)
+    add_output(run)
+    run.add_argument("--cross", action="store_true",
+                     help="order-free cross-classified mix over the --by dimensions (Das Gupta "
+                          "as in DasGuptR; per-category effects after Chevan & Sutherland)")
+    add_raw_arguments(run)
+    add_common(run)
+
+
+def _generate(make: argparse.ArgumentParser) -> None:
+    make.add_argument("--events", type=int, default=1_000_000, metavar="N",
+                      help="about how many events (1,000 … 200,000,000; default 1,000,000)")
+    make.add_argument("--out", default="out/events", metavar="DIR",
+                      help="output folder (default: out/events)")
+    make.add_argument("--months", type=int, default=12, help="months of history (default 12)")
+    make.add_argument("--end", default="2026-10", metavar="YYYY-MM",
+                      help="last month, where the effects are planted (default 2026-10)")
+    make.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    add_debug(make)
+
+
+def _trend(series: argparse.ArgumentParser) -> None:
+    series.add_argument("tree", help=TREE_HELP)
+    series.add_argument("data", help=AGGREGATED_HELP)
+    series.add_argument("--from", dest="start", metavar="PERIOD",
+                        help="first period (default: the first in the data)")
+    series.add_argument("--to", dest="end", metavar="PERIOD",
+                        help="last period (default: the last in the data)")
+    add_segments_and_method(series)
+    add_output(series, image=False)
+    series.add_argument("--out", default="out", metavar="DIR",
+                        help="folder for the charts (default: out)")
+    series.add_argument("--chart-format", default="png", choices=("png", "svg", "pdf"),
+                        help="chart file type (default: png)")
+    series.add_argument("--no-charts", action="store_true", help="do not write the charts")
+    add_common(series)
+
+
+def _drivers(find: argparse.ArgumentParser) -> None:
+    find.add_argument("tree", help=TREE_HELP)
+    find.add_argument("data", help="user-level (one row per user × period) or aggregated data")
+    add_periods(find)
+    find.add_argument("--dims", nargs="+", required=True, metavar="DIM",
+                      help="candidate dimensions, e.g. tier region channel cohort")
+    find.add_argument("--depth", type=positive, default=2, metavar="N",
+                      help="most conditions per segment (default: 2)")
+    find.add_argument("--max-segments", type=positive, default=5, metavar="K",
+                      help="most segments found by the search (default: 5; launched or "
+                           "discontinued values come on top)")
+    find.add_argument("--min-effect", type=float, default=0.05, metavar="FRACTION",
+                      help="stop below this fraction of the change (default: 0.05)")
+    find.add_argument("--bootstrap", type=int, default=200, metavar="N",
+                      help="bootstrap replicates for intervals; 0 for none (default: 200; "
+                           "needs one row per user)")
+    find.add_argument("--level", type=float, default=0.95, help="interval coverage "
+                                                                 "(default: 0.95)")
+    find.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    add_output(find)
+    add_common(find)
+
+
+def _report(pack: argparse.ArgumentParser) -> None:
+    pack.add_argument("tree", help=TREE_HELP)
+    pack.add_argument("data", help=AGGREGATED_HELP)
+    add_periods(pack)
+    pack.add_argument("--out", required=True, metavar="DIR", help="folder to write the pack into")
+    add_segments_and_method(pack)
+    pack.add_argument("--bridge", default="component", choices=("component", "segment"),
+                      help="rate bars of the bridge: per driver or per segment "
+                           "(default: component)")
+    pack.add_argument("--top", type=positive, default=None, metavar="N",
+                      help="bridge bars kept per group before the rest fold into 'other' "
+                           "(default: 6)")
+    add_common(pack)
+
+
+def _validate(check: argparse.ArgumentParser) -> None:
+    check.add_argument("tree", help="tree file (YAML)")
+    check.add_argument("data", nargs="?", help="optional data file to check against the tree")
+    add_common(check)
+
+
+# Each subcommand: its one-line help and the function adding its arguments, in --help order.
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "explain": ("attribute the change between two periods", _explain),
+    "generate": ("write a synthetic SaaS event log with planted effects (Parquet)", _generate),
+    "trend": ("chain-linked month-over-month attribution over a range of periods, with charts",
+              _trend),
+    "drivers": ("find the dimensions and the few segments that explain the change, with "
+                "intervals", _drivers),
+    "report": ("write the review pack: HTML report, Markdown, tree and bridge images, "
+               "effects.csv", _report),
+    "validate": ("check a tree file (and optionally data)", _validate),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``kpitree`` parser; the subcommands appear in ``--help`` in this order."""
+    parser = Parser(prog="kpitree", description="Explain why ARPU moved.")
+    parser.add_argument("--version", action="version", version=f"kpitree {VERSION}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name, (text, add_arguments) in SUBCOMMANDS.items():
+        add_arguments(commands.add_parser(name, help=text))
+    return parser
