@@ -116,9 +116,9 @@ def search(
         scale = max(scale, float(np.abs(contribution).max(initial=0.0)))
         share0 = np.bincount(subset.of_cell, weights=cells.shares[0], minlength=size)
         share1 = np.bincount(subset.of_cell, weights=cells.shares[1], minlength=size)
-        for h in np.flatnonzero((share0 <= 0) != (share1 <= 0)):
-            forced.append((-abs(contribution[h]), subset.dims, h,
-                           "entered" if share0[h] <= 0 else "exited", contribution[h]))
+        for code in np.flatnonzero((share0 <= 0) != (share1 <= 0)):
+            forced.append((-abs(contribution[code]), subset.dims, code,
+                           "entered" if share0[code] <= 0 else "exited", contribution[code]))
     for _, forced_dims, group, reason, value in sorted(forced, key=lambda f: f[:3]):
         if np.any((by_dims[forced_dims].of_cell == group) & (assigned < 0)):
             take(by_dims[forced_dims], int(group), float(abs(value)), reason)
