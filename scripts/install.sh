@@ -55,6 +55,11 @@ if [ -n "$testing" ]; then
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
     missing+=(chromium chromium-driver)
+  # LibreOffice renders the review deck's slides to PDF, poppler's pdftoppm turns them into
+  # images the tests look at; the CJK fonts let any segment name render.
+  command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-impress-nogui)
+  command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+  fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
   if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}" ||
       say "could not install ${missing[*]}: the tests that need them will fail (install them with your OS package manager)"

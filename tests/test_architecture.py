@@ -27,7 +27,8 @@ from tests.conftest import ROOT, SAAS_DATA, SAAS_TREE
 PACKAGE = ROOT / "kpitree"
 MAX_LINES = 500
 # The optional libraries: each comes with one extra of pyproject.toml (kpitree.core.optional).
-OPTIONAL = ("graphviz", "matplotlib", "jinja2", "duckdb", "ibis", "psycopg", "pyspark")
+OPTIONAL = ("graphviz", "matplotlib", "jinja2", "duckdb", "ibis", "psycopg", "pyspark", "pptx",
+            "xlsxwriter", "starlette", "uvicorn")
 # What the core may import besides the standard library and itself (kpitree/core/__init__.py).
 CORE_THIRD_PARTY = {"numpy", "pandas", "networkx", "yaml"}
 

@@ -23,6 +23,10 @@ EXTRAS = {
     "ibis": "events",
     "psycopg": "engines",
     "pyspark": "engines",
+    "pptx": "deck",
+    "xlsxwriter": "workbook",
+    "starlette": "serve",
+    "uvicorn": "serve",
 }
 
 
