@@ -1,25 +1,34 @@
-"""Raw events to ARPU: kpitree against a hand-written pandas notebook and a bare DuckDB query.
+"""Raw events to ARPU: kpitree against a bare DuckDB query, a polars script and a pandas script.
 
     .venv/bin/python benchmarks/bench_events.py --events 10000000          # generates if needed
-    .venv/bin/python benchmarks/bench_events.py --events 100000000 --skip pandas
+    .venv/bin/python benchmarks/bench_events.py --events 100000000 --repeat 1 --skip pandas
 
-Each approach runs in its own fresh Python process, so its end-to-end wall time (imports,
-reading, checking, aggregating and, for kpitree, explaining) and its peak resident memory
-(``ru_maxrss``, DuckDB's memory included) are its own. The three produce the same period × tier
-aggregate of ``trees/arpu_blended.yaml`` for 2026-09 and 2026-10 — checked to the cent — and
-print side by side:
+Each approach runs in its own fresh Python process, interleaved (round after round, so a change
+in the machine's load hits all of them alike), and reports the median over ``--repeat`` rounds
+of its wall time and its CPU time (user + system of the whole process, DuckDB's and polars'
+threads included: what the machine spent), with its peak resident memory. All produce the same
+period × tier aggregate of ``trees/arpu_blended.yaml`` for 2026-09 and 2026-10 — checked to the
+cent against the bare query — and the machine's load average is printed before and after.
 
-- ``kpitree``: ``kpitree.explain`` path on the folder: checks (nulls, kinds, currencies, duplicate
-  ids, one row per user-month, orphan events), the aggregate, the attribution;
+- ``kpitree``: what ``kpitree explain`` does on the folder: imports, every data check (NULLs,
+  kinds, currencies, duplicate event ids, one row per user-month, orphan events), the
+  aggregate, the attribution and its text table;
 - ``duckdb``: one hand-written SQL query over the Parquet files, no checks, no attribution;
-- ``pandas``: the notebook way — read the Parquet columns into DataFrames, filter, group, merge.
+- ``polars``: the same as a lazy polars query (only the needed columns, the time filter pushed
+  into the scan);
+- ``pandas``: what a good analyst would write — pyarrow reads only the needed columns and, by
+  the time filter on the row-group statistics, only the two months; categoricals; groupby and
+  unstack (no ``pivot_table``).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -30,6 +39,11 @@ TREE = ROOT / "trees" / "arpu_blended.yaml"
 BASE, COMPARE = "2026-09", "2026-10"
 COLUMNS = ["period", "tier", "active_users", "addon_users", "subscription_revenue",
            "addon_revenue", "usage_revenue", "one_time_revenue"]
+TYPES = ["subscription", "addon", "usage", "one_time"]
+LO = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)
+HI = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+OCT = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+MONTHS = [dt.date(2026, 9, 1), dt.date(2026, 10, 1)]
 
 BARE_SQL = """
 WITH ev AS (
@@ -64,14 +78,18 @@ GROUP BY ALL ORDER BY 1, 2
 
 
 def run_kpitree(folder: Path) -> list[list]:
-    import kpitree
+    """``kpitree explain TREE FOLDER --base … --compare …``, step by step as the CLI runs it."""
+    from kpitree.core.attribution import explain
+    from kpitree.core.tree import load_tree
     from kpitree.io.events import aggregate
     from kpitree.io.sources import connect
+    from kpitree.present.table import format_table
 
-    tree = kpitree.load_tree(TREE)
-    agg = aggregate(tree, connect(folder), periods=[BASE, COMPARE])
-    result = kpitree.explain(tree, agg.frame, base=BASE, compare=COMPARE)
-    assert abs(result.effects["value"].sum() - result.delta) < 1e-9
+    tree = load_tree(TREE)
+    with connect(folder) as source:
+        agg = aggregate(tree, source, periods=[BASE, COMPARE])
+    result = explain(tree, agg.frame, base=BASE, compare=COMPARE)
+    format_table(result)
     return agg.cents[COLUMNS].values.tolist()
 
 
@@ -82,47 +100,107 @@ def run_duckdb(folder: Path) -> list[list]:
     return [list(row) for row in con.execute(BARE_SQL.format(folder=folder)).fetchall()]
 
 
-def run_pandas(folder: Path) -> list[list]:
-    import pandas as pd
+def run_polars(folder: Path) -> list[list]:
+    import polars as pl
 
-    events = pd.read_parquet(folder / "events",
-                             columns=["user_id", "ts", "type", "kind", "status", "amount_cents"])
-    events = events[(events["ts"] >= pd.Timestamp(f"{BASE}-01", tz="UTC")) &
-                    (events["ts"] < pd.Timestamp("2026-11-01", tz="UTC"))].copy()
-    events["period"] = events["ts"].dt.strftime("%Y-%m")
-    kind = events["kind"].astype(str)
-    paid = (kind == "charge") & (events["status"].astype(str) == "paid")
+    events = (
+        pl.scan_parquet(f"{folder}/events/*.parquet")
+        .select("user_id", "ts", "type", "kind", "status", "amount_cents")
+        .filter((pl.col("ts") >= LO) & (pl.col("ts") < HI))
+        .with_columns(
+            period=pl.when(pl.col("ts") < OCT).then(pl.lit(BASE)).otherwise(pl.lit(COMPARE)),
+            cents=pl.when((pl.col("kind") == "charge") & (pl.col("status") == "paid"))
+            .then(pl.col("amount_cents"))
+            .when(pl.col("kind").is_in(["refund", "chargeback"]))
+            .then(-pl.col("amount_cents")).otherwise(0))
+        .group_by("user_id", "period")
+        .agg(pl.col("cents").sum().alias("revenue"),
+             *[pl.col("cents").filter(pl.col("type") == t).sum().alias(t) for t in TYPES]))
+    users = (
+        pl.scan_parquet(f"{folder}/users/*.parquet")
+        .select("user_id", "month", "tier", "logins")
+        .filter(pl.col("month").is_in(MONTHS))
+        .with_columns(period=pl.col("month").dt.strftime("%Y-%m"),
+                      tier=pl.col("tier").cast(pl.String)))
+    out = (
+        users.join(events, on=["user_id", "period"], how="left")
+        .with_columns(pl.col("revenue", *TYPES).fill_null(0))
+        .filter((pl.col("logins") >= 1) | (pl.col("revenue") > 0))
+        .group_by("period", "tier")
+        .agg(pl.len().alias("active_users"),
+             (pl.col("addon") > 0).sum().alias("addon_users"),
+             *[pl.col(t).sum().alias(f"{t}_revenue") for t in TYPES])
+        .sort("period", "tier")
+        .collect())
+    return [list(row) for row in out.select(COLUMNS).iter_rows()]
+
+
+def run_pandas(folder: Path) -> list[list]:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    events_set = ds.dataset(folder / "events", format="parquet")
+    ts_type = events_set.schema.field("ts").type
+    when = ds.field("ts")
+    events = events_set.to_table(
+        columns=["user_id", "ts", "type", "kind", "status", "amount_cents"],
+        filter=(when >= pa.scalar(LO, ts_type)) & (when < pa.scalar(HI, ts_type)),
+    ).to_pandas()
+    events["period"] = (events["ts"] >= OCT).map({False: BASE, True: COMPARE})
+    kind = events["kind"]
+    paid = (kind == "charge") & (events["status"] == "paid")
     back = kind.isin(["refund", "chargeback"])
     events["cents"] = events["amount_cents"].where(paid, 0) - events["amount_cents"].where(back, 0)
-    events["type"] = events["type"].astype(str)
-    per_type = events.pivot_table(index=["user_id", "period"], columns="type", values="cents",
-                                  aggfunc="sum", fill_value=0)
-    per_type["revenue"] = per_type.sum(axis=1)
-    users = pd.read_parquet(folder / "users", columns=["user_id", "month", "tier", "logins"])
-    users["period"] = pd.to_datetime(users["month"]).dt.strftime("%Y-%m")
-    users = users[users["period"].isin([BASE, COMPARE])]
-    merged = users.merge(per_type.reset_index(), on=["user_id", "period"], how="left").fillna(
-        {c: 0 for c in [*per_type.columns]})
+    per_type = (events.groupby(["user_id", "period", "type"], observed=True)["cents"].sum()
+                .unstack("type", fill_value=0))
+    for t in TYPES:
+        if t not in per_type.columns:
+            per_type[t] = 0
+    per_type["revenue"] = per_type[TYPES].sum(axis=1)
+    users_set = ds.dataset(folder / "users", format="parquet")
+    month_type = users_set.schema.field("month").type
+    users = users_set.to_table(
+        columns=["user_id", "month", "tier", "logins"],
+        filter=ds.field("month").isin(pa.array(MONTHS, month_type)),
+    ).to_pandas()
+    users["period"] = (users["month"] >= MONTHS[1]).map({False: BASE, True: COMPARE})
+    merged = users.merge(per_type.reset_index(), on=["user_id", "period"], how="left")
+    merged[[*TYPES, "revenue"]] = merged[[*TYPES, "revenue"]].fillna(0)
     merged = merged[(merged["logins"] >= 1) | (merged["revenue"] > 0)]
-    merged["tier"] = merged["tier"].astype(str)
-    merged["addon_user"] = (merged["addon"] > 0).astype(int)
-    out = merged.groupby(["period", "tier"]).agg(
+    merged["addon_user"] = merged["addon"] > 0
+    out = merged.groupby(["period", "tier"], observed=True).agg(
         active_users=("user_id", "size"), addon_users=("addon_user", "sum"),
         subscription_revenue=("subscription", "sum"), addon_revenue=("addon", "sum"),
         usage_revenue=("usage", "sum"), one_time_revenue=("one_time", "sum")).reset_index()
-    return [[r[0], r[1], *(int(v) for v in r[2:])] for r in out.values.tolist()]
+    out["tier"] = out["tier"].astype(str)
+    out = out.sort_values(["period", "tier"])
+    return [[r[0], r[1], *(int(v) for v in r[2:])] for r in out[COLUMNS].values.tolist()]
 
 
-APPROACHES = {"kpitree": run_kpitree, "duckdb": run_duckdb, "pandas": run_pandas}
+APPROACHES = {"kpitree": run_kpitree, "duckdb": run_duckdb, "polars": run_polars,
+              "pandas": run_pandas}
 
 
 def child(name: str, folder: Path) -> None:
-    started = time.perf_counter()
     rows = APPROACHES[name](folder)
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB on Linux
-    print(json.dumps({"seconds": seconds, "peak_mib": peak,
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime,
+                      "peak_mib": usage.ru_maxrss / 1024,  # MiB on Linux
                       "rows": [[str(r[0]), str(r[1]), *(int(v) for v in r[2:])] for r in rows]}))
+
+
+def measure(name: str, folder: Path) -> dict | None:
+    """One fresh process of ``name``: its wall time, CPU time, peak memory and rows."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--child", name, "--folder", str(folder)],
+                          capture_output=True, text=True, check=False, cwd=ROOT)
+    wall = time.perf_counter() - started
+    if done.returncode:
+        print(f"{name}: failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        return None
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    measured["wall"] = wall
+    return measured
 
 
 def main() -> None:
@@ -131,7 +209,8 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=None,
                         help="generated folder (default: out/events_<size>)")
     parser.add_argument("--skip", nargs="*", default=[], choices=list(APPROACHES))
-    parser.add_argument("--repeat", type=int, default=1, help="runs per approach (best kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (the median is kept)")
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
     parser.add_argument("--child", choices=list(APPROACHES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = args.folder or ROOT / "out" / f"events_{args.events // 1_000_000}m"
@@ -145,35 +224,43 @@ def main() -> None:
         made = generate(folder, events=args.events)
         print(f"generated {made.events:,} events in {time.perf_counter() - started:.1f} s")
     planted = json.loads((folder / "planted.json").read_text())
-    print(f"{planted['events']:,} events, {planted['user_months']:,} user-months in {folder}")
+    load_before = os.getloadavg()
+    print(f"{planted['events']:,} events, {planted['user_months']:,} user-months in {folder}; "
+          f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before")
+    names = [n for n in APPROACHES if n not in args.skip]
+    runs: dict[str, list[dict]] = {n: [] for n in names}
+    for _ in range(args.repeat):
+        for name in names:  # interleaved: each round runs every approach once
+            measured = measure(name, folder)
+            if measured is not None:
+                runs[name].append(measured)
+    load_after = os.getloadavg()
     results = {}
-    for name in APPROACHES:
-        if name in args.skip:
-            continue
-        best = None
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            done = subprocess.run([sys.executable, __file__, "--child", name, "--folder",
-                                   str(folder)], capture_output=True, text=True, check=False)
-            wall = time.perf_counter() - started
-            if done.returncode:
-                print(f"{name}: failed: {done.stderr.strip().splitlines()[-1]}")
-                break
-            measured = json.loads(done.stdout.strip().splitlines()[-1])
-            measured["wall"] = wall
-            if best is None or wall < best["wall"]:
-                best = measured
-        if best is not None:
-            results[name] = best
+    for name, done in runs.items():
+        if done:
+            results[name] = {"wall": statistics.median(r["wall"] for r in done),
+                             "cpu": statistics.median(r["cpu"] for r in done),
+                             "peak_mib": max(r["peak_mib"] for r in done),
+                             "rows": done[0]["rows"],
+                             "same_every_run": all(r["rows"] == done[0]["rows"] for r in done)}
     reference = results.get("duckdb", next(iter(results.values())))["rows"]
-    print(f"\n{'approach':<10}{'end-to-end s':>14}{'work s':>10}{'peak MiB':>11}"
-          f"{'× duckdb':>10}  same aggregate")
-    bare = results.get("duckdb", {}).get("wall")
+    bare = results.get("duckdb")
+    print(f"\n{'approach':<10}{'wall s':>9}{'CPU s':>9}{'peak MiB':>10}{'÷ duckdb wall':>15}"
+          f"{'÷ duckdb CPU':>14}  same aggregate")
     for name, r in results.items():
-        ratio = f"{r['wall'] / bare:.2f}" if bare else "—"
-        same = "yes" if r["rows"] == reference else "NO"
-        print(f"{name:<10}{r['wall']:>14.2f}{r['seconds']:>10.2f}{r['peak_mib']:>11.0f}"
-              f"{ratio:>10}  {same}")
+        ratios = (f"{r['wall'] / bare['wall']:>15.2f}{r['cpu'] / bare['cpu']:>14.2f}" if bare
+                  else f"{'—':>15}{'—':>14}")
+        same = "yes" if r["rows"] == reference and r["same_every_run"] else "NO"
+        print(f"{name:<10}{r['wall']:>9.2f}{r['cpu']:>9.2f}{r['peak_mib']:>10.0f}{ratios}  {same}")
+    print(f"\nmedians of {args.repeat} interleaved rounds; load average {load_before[0]:.2f} "
+          f"before, {load_after[0]:.2f} after")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "events": planted["events"], "repeat": args.repeat,
+            "load": [load_before[0], load_after[0]],
+            "results": {n: {k: v for k, v in r.items() if k != "rows"}
+                        for n, r in results.items()},
+            "same": {n: r["rows"] == reference for n, r in results.items()}}, indent=2))
 
 
 if __name__ == "__main__":

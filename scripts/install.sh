@@ -58,6 +58,7 @@ if [ -n "$testing" ]; then
   # LibreOffice renders the review deck's slides to PDF, poppler's pdftoppm turns them into
   # images the tests look at; the CJK fonts let any segment name render.
   command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-impress-nogui)
+  [ -e /usr/lib/libreoffice/program/libsclo.so ] || missing+=(libreoffice-calc-nogui)
   command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
   fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
   if [ "${#missing[@]}" -gt 0 ]; then

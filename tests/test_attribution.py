@@ -61,9 +61,16 @@ def test_sequential_by_hand():
 
 def test_lmdi_by_hand():
     result = kpitree.explain(SIMPLE, TWO_TIERS, base="p0", compare="p1", method="lmdi")
-    # term of a tier: V = w·r; mix = L(V1, V0)·ln(w1/w0), rate = L(V1, V0)·ln(r1/r0)
+    # term of a tier: V = w·r; mix = L(V1, V0)·ln(w1/w0), rate = L(V1, V0)·ln(r1/r0); the
+    # per-segment mix is centred on the mean of A0 = 18 and A1 = 30.6 as for shapley (DESIGN
+    # §3), which leaves the mix total unchanged
     v0, v1 = 0.8 * 10, 0.6 * 11
-    assert effect(result, "mix", "basic") == pytest.approx(log_mean(v1, v0) * np.log(0.6 / 0.8))
+    centre = -0.2 * (18 + 30.6) / 2
+    assert effect(result, "mix", "basic") == pytest.approx(
+        log_mean(v1, v0) * np.log(0.6 / 0.8) - centre)
+    w0, w1 = 0.2 * 50, 0.4 * 60
+    assert effect(result, "mix") == pytest.approx(
+        log_mean(v1, v0) * np.log(0.6 / 0.8) + log_mean(w1, w0) * np.log(0.4 / 0.2))
     assert effect(result, "rate", "basic") == pytest.approx(log_mean(v1, v0) * np.log(11 / 10))
     assert sum(result.totals.values()) == pytest.approx(12.6)
 
@@ -164,12 +171,16 @@ def test_nested_levels_add_up(method):
     inner = result.effects[(result.effects["level"] == "region")]
     assert len(outer[outer["kind"] == "mix"]) == 3 and len(inner[inner["kind"] == "mix"]) == 5
     assert result.effects["value"].sum() == pytest.approx(result.delta, rel=1e-12)
-    # an outer segment's "rate" is everything inside it: inner mix plus its cells' rates
+    # DESIGN §4a: an outer segment's inner mix is the deeper levels' mix inside it, its rate
+    # only its cells' driver effects
     tiers = result.segments[result.segments["level"] == "tier"].set_index("tier")
+    effects = result.effects
     for tier in ("basic", "pro"):
-        inside = result.effects[(result.effects["tier"] == tier)
-                                & (result.effects["level"] != "tier")]["value"].sum()
-        assert tiers.loc[tier, "rate"] == pytest.approx(inside)
+        inside = effects[effects["tier"] == tier]
+        assert tiers.loc[tier, "inner_mix"] == pytest.approx(
+            inside[(inside["kind"] == "mix") & (inside["level"] != "tier")]["value"].sum())
+        assert tiers.loc[tier, "rate"] == pytest.approx(
+            inside[inside["kind"] == "rate"]["value"].sum())
 
 
 def test_nested_outer_mix_equals_single_level_mix():

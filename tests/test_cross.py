@@ -104,14 +104,16 @@ def test_eg5_3_category_effects_chevan_sutherland(eg5_3):
         for value, printed in values.items():
             row = segments[(segments["level"] == dim) & (segments[dim] == value)].iloc[0]
             assert_printed(100 * row["mix"] / delta, printed["comp_ce"], f"{dim}={value} comp")
-            assert_printed(100 * row["rate"] / delta, printed["rate_ce"], f"{dim}={value} rate")
-            assert_printed(100 * (row["mix"] + row["rate"]) / delta, printed["tot_ce"],
+            # the published category rate shares the rate equally between the dimensions
+            assert_printed(100 * row["category_rate"] / delta, printed["rate_ce"],
+                           f"{dim}={value} rate")
+            assert_printed(100 * (row["mix"] + row["category_rate"]) / delta, printed["tot_ce"],
                            f"{dim}={value} total")
             checked += 3
     sums = categories["published_sums"]
-    assert_printed(float((segments["mix"] + segments["rate"]).sum()),
+    assert_printed(float((segments["mix"] + segments["category_rate"]).sum()),
                    sums["sum_tot_ce_all_categories"], "sum of totals")
-    assert_printed(float(segments["rate"].sum()), sums["sum_rate_ce_all_categories"],
+    assert_printed(float(segments["category_rate"].sum()), sums["sum_rate_ce_all_categories"],
                    "sum of rate effects")
     assert checked == 39
 
@@ -127,8 +129,13 @@ def test_cross_is_order_free_and_exact():
         b = other.effects[(other.effects["level"] == dim)].set_index(dim)["value"]
         assert a.sort_index().to_numpy() == pytest.approx(b.sort_index().to_numpy(), abs=1e-12)
     assert one.effects["value"].sum() == pytest.approx(one.delta, abs=1e-9)
-    categories = one.segments["mix"] + one.segments["rate"]
+    categories = one.segments["mix"] + one.segments["category_rate"]
     assert categories.sum() == pytest.approx(one.delta, abs=1e-9)
+    # DESIGN §4a: within one dimension, each segment's mix + inner mix + rate is its change
+    for dim in ("tier", "region", "device"):
+        level = one.segments[one.segments["level"] == dim]
+        whole = level["mix"] + level["inner_mix"] + level["rate"]
+        assert whole.sum() == pytest.approx(one.delta, abs=1e-9)
 
 
 def test_cli_cross(capsys, tmp_path):

@@ -35,9 +35,9 @@ def found(tree, users):
     return drivers(tree, users, base="p0", compare="p1", dims=DIMS)
 
 
-def _segments(result) -> dict[frozenset, float]:
-    rows = result.found[result.found["segment"] != REST]
-    return {frozenset(r.conditions.items()): r.contribution for r in rows.itertuples()}
+def _segments(result) -> dict[tuple[str, frozenset], float]:
+    rows = result.found[result.found["kind"] != REST]
+    return {(r.kind, frozenset(r.conditions.items())): r.contribution for r in rows.itertuples()}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -45,13 +45,13 @@ def test_planted_drivers_are_recovered_with_their_signs(tree, seed):
     result = drivers(tree, planted_users(100_000, seed=seed), base="p0", compare="p1",
                      dims=DIMS)
     segments = _segments(result)
-    planted = {frozenset(p.conditions): p.sign for p in PLANTED}
+    planted = {(p.kind, frozenset(p.conditions)): p.sign for p in PLANTED}
     hits = [key for key, sign in planted.items()
             if key in segments and np.sign(segments[key]) == sign]
     recall = len(hits) / len(planted)
     precision = len(hits) / len(segments)
-    assert recall == 1.0, f"seed {seed}: found {sorted(map(sorted, segments))}"
-    assert precision >= 0.8, f"seed {seed}: found {sorted(map(sorted, segments))}"
+    assert recall == 1.0, f"seed {seed}: found {sorted(map(str, segments))}"
+    assert precision >= 0.8, f"seed {seed}: found {sorted(map(str, segments))}"
 
 
 def test_segments_and_rest_add_up_exactly_to_the_change(found):
@@ -61,22 +61,31 @@ def test_segments_and_rest_add_up_exactly_to_the_change(found):
     assert found.found["segment"].iloc[-1] == REST
 
 
-def test_segments_are_mutually_exclusive(found, users):
-    """Every user falls in exactly one segment (first matching rule) or the rest."""
+def test_rate_pockets_are_mutually_exclusive(found, users):
+    """Every user is in at most one pocket (first matching rule); launched users in none."""
+    kinds = list(found.found["kind"])
     member = np.zeros((len(users), len(found.rules)), dtype=bool)
     for g, rule in enumerate(found.rules):
         match = np.ones(len(users), dtype=bool)
         for dim, value in rule:
             match &= (users[dim] == value).to_numpy()
         member[:, g] = match
-    first = np.where(member.any(axis=1), member.argmax(axis=1), len(found.rules))
-    # Shares computed from the first-match assignment equal the reported shares.
+    launched = member[:, [k == "launch" for k in kinds[:-1]]].any(axis=1)
+    pockets = [g for g, k in enumerate(kinds[:-1]) if k == "rate"]
+    assert pockets
     for period, column in (("p0", "base_share"), ("p1", "compare_share")):
         in_period = (users["period"] == period).to_numpy()
-        counts = np.bincount(first[in_period], minlength=len(found.found))
-        expected = counts / in_period.sum()
-        assert np.allclose(found.found[column].fillna(0).to_numpy(), expected, atol=1e-12)
-    # Each segment's label names the earlier segments it overlaps.
+        taken = launched.copy()
+        for g in pockets:
+            mine = member[:, g] & ~taken
+            taken |= mine
+            expected = (mine & in_period).sum() / in_period.sum()
+            assert found.found[column].iloc[g] == pytest.approx(expected, abs=1e-12)
+    # A mix shift describes its named value's share among all users.
+    for g, kind in enumerate(kinds[:-1]):
+        if kind == "mix":
+            expected = (member[:, g] & in_period).sum() / in_period.sum()
+            assert found.found["compare_share"].iloc[g] == pytest.approx(expected, abs=1e-12)
     for row in found.found.itertuples():
         if row.excludes:
             assert "excl." in row.segment
@@ -84,7 +93,7 @@ def test_segments_are_mutually_exclusive(found, users):
 
 def test_launched_tier_is_always_reported_as_entered(found):
     first = found.found.iloc[0]
-    assert first["conditions"] == {"tier": "business"}
+    assert first["conditions"] == {"tier": "business"} and first["kind"] == "launch"
     assert first["status"] == "entered" and first["reason"] == "entered"
     assert first["rate"] == 0.0 and first["mix"] > 0
 
@@ -103,8 +112,32 @@ def test_dimension_ranking_puts_the_tier_first(found):
     assert (found.ranking["score"] >= 0).all()
 
 
-def test_contribution_of_one_segment_is_its_shapley_mix_plus_rate(tree):
-    """Hand-checkable: two segments; a's users pay 10 → 12, b stays at 20; shares 50/50 → 40/60."""
+def test_mix_shift_and_rate_pocket_by_hand(tree):
+    """Hand-checkable: tiers a, b; a's users pay 10 → 12, b stays at 20; shares 50/50 → 40/60.
+
+    A0 = 15, A1 = 16.8, Ā = 15.9. The tier mix is Σ Δs·(r̄ − Ā) = −0.1·(11 − 15.9) + 0.1·(20 −
+    15.9) = 0.49 + 0.41 = 0.90, named by the value that grew (b); the rate pocket tier=a is
+    s̄·Δr = 0.45·2 = 0.90; nothing is left for the rest.
+    """
+    data = pd.DataFrame({
+        "period": ["p0", "p0", "p1", "p1"], "tier": ["a", "b", "a", "b"],
+        "active_users": [500.0, 500.0, 400.0, 600.0], "addon_users": 0.0,
+        "base_revenue": [5000.0, 10000.0, 4800.0, 12000.0], "addon_revenue": 0.0,
+        "usage_revenue": 0.0,
+    })
+    result = drivers(tree, data, base="p0", compare="p1", dims=["tier"], min_effect=0.0,
+                     max_segments=2)
+    found = result.found.set_index("segment")
+    assert list(found["kind"]) == ["mix", "rate", "rest"]
+    assert found.loc["tier mix (b)", "conditions"] == {"tier": "b"}
+    assert found.loc["tier mix (b)", "contribution"] == pytest.approx(0.9)
+    assert found.loc["tier=a", "contribution"] == pytest.approx(0.9)
+    assert found.loc["rest", "contribution"] == pytest.approx(0.0, abs=1e-12)
+    assert result.delta == pytest.approx(1.8)
+
+
+def test_a_shift_within_sampling_noise_is_not_named(tree):
+    """The same shift on 100 users is within three standard deviations of the share noise."""
     data = pd.DataFrame({
         "period": ["p0", "p0", "p1", "p1"], "tier": ["a", "b", "a", "b"],
         "active_users": [50.0, 50.0, 40.0, 60.0], "addon_users": 0.0,
@@ -112,14 +145,8 @@ def test_contribution_of_one_segment_is_its_shapley_mix_plus_rate(tree):
         "usage_revenue": 0.0,
     })
     result = drivers(tree, data, base="p0", compare="p1", dims=["tier"], min_effect=0.0,
-                     max_segments=1)
-    # A0 = 15, A1 = 16.8, Ā = 15.9; the contribution of b: Δs·(r̄ − Ā) + s̄·Δr
-    b = 0.1 * (20 - 15.9) + 0.55 * 0
-    a = -0.1 * (11 - 15.9) + 0.45 * 2
-    contributions = dict(zip(result.found["segment"], result.found["contribution"], strict=True))
-    assert contributions.get("tier=a", contributions.get(REST)) == pytest.approx(a)
-    assert sum(contributions.values()) == pytest.approx(1.8)
-    assert a + b == pytest.approx(1.8)
+                     max_segments=2)
+    assert "mix" not in list(result.found["kind"])
 
 
 def test_same_input_same_output(tree, users):
@@ -131,15 +158,22 @@ def test_same_input_same_output(tree, users):
 def test_json_has_the_split_order_and_the_explain_contract(found):
     data = json.loads(found.to_json())
     assert data["by"] == ["split"]
-    assert data["drivers"]["split_order"][:3] == [
-        "tier=business", "tier=enterprise", "tier=pro & region=EU"]
+    assert data["drivers"]["split_order"][:2] == ["tier=business", "tier mix (enterprise)"]
+    assert set(data["drivers"]["split_order"][2:]) == {
+        "tier=pro & region=EU", "region=APAC & device=android"}
+    kinds = [s["kind"] for s in data["drivers"]["segments"]]
+    assert kinds == ["launch", "mix", "rate", "rate", "rest"]
+    for item in data["drivers"]["segments"]:
+        assert {"segment", "conditions", "contribution", "mix", "rate", "base", "compare",
+                "kind"} <= set(item)
+        assert "share" in item["base"] and "share" in item["compare"]
     assert {"kind", "segment", "path", "value"} <= set(data["effects"][0])
     assert sum(e["value"] for e in data["effects"]) == pytest.approx(data["delta"], abs=1e-9)
 
 
 def test_table_and_image(found, tmp_path):
     text = str(found)
-    assert "Segments in split order" in text and "tier=business (new)" in text
+    assert "Named drivers in split order" in text and "tier=business (new)" in text
     pytest.importorskip("graphviz")
     try:
         found.render(tmp_path / "drivers.svg")

@@ -186,9 +186,11 @@ def test_two_dimensions_nest_the_inner_mix(by_tier_region: kpitree.Explanation) 
     segments = by_tier_region.segments
     for tier in TIERS:
         line = node_line(dot, f"inner-mix/tier={tier}")
-        assert "Region mix" in line
+        assert "region mix" in line
         assert all(region in line for region in ("APAC", "EU", "NA"))
-        assert has_edge(dot, f"rate/tier={tier}", f"inner-mix/tier={tier}")
+        # DESIGN §4a: the inner mix sits under the Mix branch, never under rate
+        assert has_edge(dot, "mix/inner", f"inner-mix/tier={tier}")
+        assert not has_edge(dot, f"rate/tier={tier}", f"inner-mix/tier={tier}")
         inner = segments[(segments["level"] == "region")
                          & segments["segment"].map(lambda s, t=tier: s["tier"] == t)]
         assert format_change(inner["mix"].sum(), "currency", "USD") in line
@@ -239,8 +241,9 @@ def test_svg_shows_title_tiers_drivers_and_delta(by_tier: kpitree.Explanation) -
 def test_png_is_a_real_png_of_plausible_size(by_tier: kpitree.Explanation,
                                               tmp_path: Path) -> None:
     path = tmp_path / "arpu.png"
-    data = by_tier.render(path)
-    assert path.read_bytes() == data
+    assert by_tier.render(path) == path  # render() writes and returns the path
+    data = path.read_bytes()
+    assert by_tier.render(format="png") == data
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])

@@ -94,7 +94,7 @@ def test_price_lever_and_value_forms(snap) -> None:
     pro = tier(snap, "pro")
     for value, new in (("*1.10", pro["base_pu"] * 1.1), ("+10%", pro["base_pu"] * 1.1),
                        ("+5", pro["base_pu"] + 5), ("-2.5", pro["base_pu"] - 2.5),
-                       ("=90", 90.0), (90, 90.0)):
+                       ("=90", 90.0), ("=90.0", 90.0)):
         scenario = snap.whatif({"base_pu[tier=pro]": value})
         assert tier(scenario.snapshot, "pro")["base_pu"] == pytest.approx(new, rel=1e-12), value
         assert scenario.delta == pytest.approx(pro["share"] * (new - pro["base_pu"]), rel=1e-9)

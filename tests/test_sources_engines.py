@@ -88,3 +88,30 @@ def test_postgres_reports_unknown_table(postgres_url, generated):
     with (connect(postgres_url, events="event_log") as source,
           pytest.raises(kpitree.DataError, match=r"no table 'event_log'.*Did you mean 'events'")):
         aggregate(tree, source, periods=[generated.base, generated.compare])
+
+
+def test_every_command_runs_on_postgres_and_spark_with_duckdb_s_numbers(sources, postgres_url,
+                                                                      generated, tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    tree = ROOT / "trees" / "arpu_blended.yaml"
+    base, compare = generated.base, generated.compare
+    trend = ["trend", tree, "--no-charts", "--from", base, "--to", compare, "--format", "json"]
+    documents = {}
+    for engine, where in (("duckdb", [generated.folder]), ("postgres", [postgres_url]),
+                          ("spark", [generated.folder, "--master", "local[2]"])):
+        done = run_cli(trend[0], trend[1], *where, *trend[2:])
+        assert done.returncode == 0, (engine, done.stderr)
+        documents[engine] = json.loads(done.stdout)
+        assert documents[engine].pop("data")["engine"] == engine
+        checked = run_cli("validate", tree, *where)
+        assert checked.returncode == 0 and f"OK ({engine})" in checked.stdout, checked.stderr
+    assert documents["postgres"] == documents["duckdb"] == documents["spark"]
+    done = run_cli("aggregate", tree, postgres_url, "--out", tmp_path / "agg.parquet",
+                   "--periods", base, compare)
+    assert done.returncode == 0, done.stderr
+    reference = aggregate(_tree("arpu_blended"), sources["duckdb"], periods=[base, compare])
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "agg.parquet"), reference.frame,
+                                  check_exact=True)

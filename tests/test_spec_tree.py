@@ -139,7 +139,8 @@ def test_node_name_must_be_an_identifier():
 
 
 def test_several_problems_are_reported_together():
-    header = "name: t\nroot: arpu\nwieght: users\nnodes:\n"
+    # the weight is required because the file declares segments (DESIGN §1)
+    header = "segments: [tier]\nroot: arpu\nwieght: users\nnodes:\n"
     message = error_of(tree_text(OK_NODES, header))
     assert message.startswith(f"2 problems in {SOURCE}:")
     assert f"{SOURCE}:3: unknown key 'wieght'" in message
@@ -309,7 +310,7 @@ def test_root_not_a_weighted_average():
 
 
 def test_root_averaged_over_the_wrong_weight():
-    header = "name: t\nroot: arpu\nweight: accounts\nnodes:\n"
+    header = "segments: [tier]\nroot: arpu\nweight: accounts\nnodes:\n"
     message = error_of(tree_text("""
         arpu: {formula: revenue / users}
         users: {column: active_users}
@@ -321,7 +322,7 @@ def test_root_averaged_over_the_wrong_weight():
 
 
 def test_weight_not_additive():
-    header = "name: t\nroot: arpu\nweight: w\nnodes:\n"
+    header = "segments: [tier]\nroot: arpu\nweight: w\nnodes:\n"
     message = error_of(tree_text("""
         arpu: {formula: base / users}
         w: {formula: users * users}

@@ -25,7 +25,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from kpitree.core.data import DataSource
+from kpitree.core import progress
+from kpitree.core.data import DataSource, read_for_tree
 from kpitree.core.errors import DataError, MethodError
 from kpitree.core.evaluate import node_values
 from kpitree.core.levels import driver_values, fill_drivers, fill_rates, shares_of
@@ -65,6 +66,7 @@ def replicate_sums(
     out = np.zeros((n_groups, measures.shape[1], replicates))
     counts = np.empty((min(BLOCK_ROWS, len(groups)), replicates), dtype=np.float64)
     for start in range(0, len(groups), BLOCK_ROWS):
+        progress.report("bootstrap", start / len(groups))
         stop = min(start + BLOCK_ROWS, len(groups))
         size = stop - start
         uniform = rng.integers(0, 65536, size=(size, replicates), dtype=np.uint16)
@@ -79,6 +81,7 @@ def replicate_sums(
             # einsum, not BLAS: many small products, where BLAS threads only contend.
             out[block_groups[lo]] += np.einsum("ij,ik->jk", measures[start + lo:start + hi],
                                                block[lo:hi], optimize=False)
+    progress.report("bootstrap", 1.0)
     return out.transpose(2, 0, 1)
 
 
@@ -227,6 +230,7 @@ def with_intervals(
             f"(this one: {result.method}, by {', '.join(result.by) or 'nothing'}); use "
             "kpitree drivers for several dimensions"
         )
+    check_units(result.tree, data, period_column=period_column)
     rows = load_rows(result.tree, data, dims=result.by, base=result.base.period,
                      compare=result.compare.period, period_column=period_column)
     labels = list(rows.labels[0]) if result.by else ["total"]
@@ -239,5 +243,36 @@ def with_intervals(
     return replace(result, intervals=intervals)
 
 
-__all__ = ["METHOD", "intervals_for_groups", "one_level_effects",
-           "replicate_sums", "with_intervals"]
+def aggregated_rows(tree: Tree, data: DataSource, *, period_column: str = "period"
+                    ) -> str | None:
+    """Why ``data`` is not one row per user (the bootstrap's unit), or ``None`` if it may be.
+
+    A row of user-level data counts at most one unit of the weight (``active_users`` 0 or 1);
+    a row that counts more — an aggregated period × segment row — is many users at once, and
+    resampling such rows says nothing about the noise in the effects.
+    """
+    frame, name, _ = read_for_tree(data, tree, dims=[], period_column=period_column)
+    largest = 0.0
+    for node in tree.column_nodes_under(tree.weight):
+        values = pd.to_numeric(frame[tree.columns[node]], errors="coerce")
+        largest = max(largest, float(values.abs().max(skipna=True) or 0.0))
+    if largest <= 1.0:
+        return None
+    return (f"{name} holds up to {largest:,.0f} {tree.label(tree.weight).lower()} per row "
+            "(aggregated rows, not one row per user)")
+
+
+def check_units(tree: Tree, data: DataSource, *, period_column: str = "period") -> None:
+    """Refuse bootstrap intervals on aggregated rows (see :func:`aggregated_rows`).
+
+    Raises:
+        DataError: the rows are aggregated; the message says what data the bootstrap needs.
+    """
+    why = aggregated_rows(tree, data, period_column=period_column)
+    if why is not None:
+        raise DataError(f"bootstrap intervals need one row per user and period, but {why}; "
+                        "pass user-level rows, or leave the intervals out (replicates=0)")
+
+
+__all__ = ["METHOD", "aggregated_rows", "check_units", "intervals_for_groups",
+           "one_level_effects", "replicate_sums", "with_intervals"]

@@ -48,12 +48,40 @@ from kpitree.core.tree import Tree
 METHOD = "cross"
 
 
-def structure_factors(sizes: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def structure_factors(sizes: np.ndarray, codes: np.ndarray,
+                      other: np.ndarray | None = None) -> np.ndarray:
     """Das Gupta's symmetric factors of each cell's share, shape (dims, cells).
 
     ``sizes`` are the cells' weights in one period, ``codes`` (cells, dims) their values. The
     product over dimensions is ``sizes / sizes.sum()``.
+
+    ``other`` (the other period's weights) fills the ratios that are undefined here (0/0: the
+    cell's group over the other dimensions is empty in this period) with that period's ratio,
+    as kpitree fills any value undefined in one period (DESIGN.md §3). Without it they are 0 —
+    DasGuptR's convention — and a tier that launches in every region is then split half into
+    tier and half into *region* composition although no region's share moved. The product is
+    unchanged either way (an empty cell keeps a zero factor), so the effects stay exact.
     """
+    if other is not None:
+        mine = _ratios(sizes, codes)
+        theirs = _ratios(other, codes)
+        n_dims = codes.shape[1]
+        factors = np.ones((n_dims, codes.shape[0]))
+        for (v, power), ratio, fallback in zip(mine[0], mine[1], theirs[1], strict=True):
+            filled = np.where(np.isnan(ratio), fallback, ratio)
+            factors[v] *= np.where(np.isnan(filled), 0.0, filled) ** power
+        return factors
+    terms, ratios = _ratios(sizes, codes)
+    factors = np.ones((codes.shape[1], codes.shape[0]))
+    for (v, power), ratio in zip(terms, ratios, strict=True):
+        factors[v] *= np.where(np.isnan(ratio), 0.0, ratio) ** power
+    return factors
+
+
+def _ratios(sizes: np.ndarray, codes: np.ndarray
+            ) -> tuple[list[tuple[int, float]], list[np.ndarray]]:
+    """The terms ``(N_{S∪v} / N_S)`` of :func:`structure_factors` (NaN where 0/0), each with
+    its dimension ``v`` and power ``1 / (P·C(P−1, |S|))``."""
     n_cells, n_dims = codes.shape
     total = float(sizes.sum())
     maxima = [int(codes[:, k].max(initial=0)) + 1 for k in range(n_dims)]
@@ -66,7 +94,8 @@ def structure_factors(sizes: np.ndarray, codes: np.ndarray) -> np.ndarray:
         inverse = inverse.reshape(-1)
         return np.bincount(inverse, weights=sizes)[inverse]
 
-    factors = np.ones((n_dims, n_cells))
+    terms: list[tuple[int, float]] = []
+    ratios: list[np.ndarray] = []
     for v in range(n_dims):
         others = [k for k in range(n_dims) if k != v]
         for size in range(n_dims):
@@ -75,9 +104,10 @@ def structure_factors(sizes: np.ndarray, codes: np.ndarray) -> np.ndarray:
                 top = marginal(tuple(sorted((*subset, v))))
                 bottom = marginal(subset)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    ratio = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), 0.0)
-                factors[v] *= ratio ** power
-    return factors
+                    ratio = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
+                terms.append((v, power))
+                ratios.append(ratio)
+    return terms, ratios
 
 
 def composition_effects(
@@ -147,7 +177,7 @@ def explain_cross(
     r0, r1 = fill_rates(values[0][tree.root], values[1][tree.root], weights[0], weights[1])
     level = [float(np.where(w > 0, shares_of(w, total) * r, 0.0).sum())
              for w, total, r in zip(weights, totals, (r0, r1), strict=True)]
-    factors = [structure_factors(w, codes) for w in weights]
+    factors = [structure_factors(weights[t], codes, weights[1 - t]) for t in (0, 1)]
     composition, _, _ = composition_effects(factors[0], factors[1], (r0 + r1) / 2)
     share = [np.prod(f, axis=0) for f in factors]
     mean_share = (share[0] + share[1]) / 2
@@ -199,8 +229,16 @@ def _frames(
                                    minlength=size)[present]
             seg[name] = np.where(w[t] > 0, shares_of(weighted, w[t]), np.nan)
         seg["mix"] = mix
-        seg["rate"] = np.bincount(of_cell, weights=rate_cells, minlength=size)[present] / n_dims
+        # DESIGN §4a: inside a segment of one dimension, the other dimensions' composition
+        # effects on its cells are its inner mix, and its cells' driver effects its rate.
+        seg["inner_mix"] = sum((np.bincount(of_cell, weights=composition[j], minlength=size)
+                                [present] for j in range(n_dims) if j != k), np.zeros(len(mix)))
+        seg["rate"] = np.bincount(of_cell, weights=rate_cells, minlength=size)[present]
+        # Chevan & Sutherland's category rate effect (Das Gupta eg5_3): the rate shared
+        # equally between the dimensions, so every dimension's categories sum to rate / n.
+        seg["category_rate"] = seg["rate"] / n_dims
         seg["interaction"] = 0.0
+        seg["inner_interaction"] = 0.0
         segment_pieces.append(seg)
     rate_pieces = rate_rows(tree, keys_frame(keys, dims, len(keys)), cell_rate)
     effects = effects_table(mix_pieces + rate_pieces, dims)

@@ -1,10 +1,11 @@
-"""The driver search on cells: exact per-cell contributions, dimension ranking, greedy segments.
+"""The driver search on cells: per-cell contributions, the dimension ranking, the units.
 
 What belongs here: each finest cell's exact contribution (the one-level split of
 :func:`kpitree.core.shapley.mix_rate`, the cells as segments), the score that ranks dimensions,
-and the greedy search for a few non-overlapping segments — the algorithm and its scores are
-stated in :mod:`kpitree.analysis.drivers`. What does not: reading rows, the final attribution
-over the segments found, or the result type (all in :mod:`kpitree.analysis.drivers`).
+and the search for units — launches, conditional mix shifts (with their strata and noise
+check) and rate pockets — stated in :mod:`kpitree.analysis.drivers`. What does not: reading
+rows, the exact decomposition reported (:mod:`kpitree.analysis.discovery`) or the result type
+(:mod:`kpitree.analysis.drivers_result`).
 """
 
 from __future__ import annotations
@@ -16,22 +17,21 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from kpitree.analysis.discovery import Unit, conditional_mix, matches
 from kpitree.core.cells import Cells, check_total_weights
 from kpitree.core.levels import fill_rates, shares_of
-from kpitree.core.rows import Rows, combine
+from kpitree.core.rows import combine
 from kpitree.core.shapley import mix_rate
 from kpitree.core.tree import Tree
 
 REFINE = 0.9  # a refinement keeps ≥ 90 % of the score on ≤ 90 % of the share
-
-
-@dataclass(frozen=True)
-class Step:
-    """One chosen segment: its conditions (dimension index → value code) and why."""
-
-    conditions: tuple[tuple[int, int], ...]
-    score: float
-    reason: str  # "entered", "exited" or "search"
+STRATA = 2  # a mix shift is conditioned on at most this many level-setting dimensions
+LEVEL_SHARE = 0.01  # a dimension sets the level when it explains ≥ 1 % of the rates' variance…
+LEVEL_RELATIVE = 0.1  # … and ≥ 10 % of what the strongest one explains
+NOISE_Z = 3.0  # a mix shift must exceed this many standard deviations of its sampling noise
+GROUP_ALIKE = 0.5  # values join a group when their excess is ≥ half the best value's …
+GROUP_GAIN = 1.5  # … and the group is named when it scores ≥ 50 % more than that value
+GROUP_FLOOR = 2.0  # and at least twice the threshold: a group is never a near-noise pocket
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class CellEffects:
     shares: tuple[np.ndarray, np.ndarray]
     weighted: tuple[np.ndarray, np.ndarray]  # s·r per cell (0 where the cell is empty)
     level: tuple[float, float]
+    rates: tuple[np.ndarray, np.ndarray]  # filled rates
+    rate: np.ndarray  # the rate part s̄·Δr of the contribution
 
 
 def cell_contributions(tree: Tree, cells: Cells) -> CellEffects:
@@ -59,9 +61,10 @@ def cell_contributions(tree: Tree, cells: Cells) -> CellEffects:
     r0, r1 = fill_rates(values[0][tree.root], values[1][tree.root], weights[0], weights[1])
     mix, _, scale = mix_rate(shares[0], shares[1], r0, r1, np.float64(level[0]),
                              np.float64(level[1]))
-    return CellEffects(contribution=mix + scale * (r1 - r0), mean_share=(shares[0] + shares[1]) / 2,
+    rate = scale * (r1 - r0)
+    return CellEffects(contribution=mix + rate, mean_share=(shares[0] + shares[1]) / 2,
                        shares=(shares[0], shares[1]), weighted=(weighted[0], weighted[1]),
-                       level=level)
+                       level=level, rates=(r0, r1), rate=rate)
 
 
 @dataclass
@@ -86,102 +89,252 @@ def _subsets(codes: np.ndarray, sizes: Sequence[int], depth: int) -> list[_Subse
     return out
 
 
-def search(
-    cells: CellEffects, codes: np.ndarray, sizes: Sequence[int], *, depth: int, max_segments: int,
-    min_effect: float,
-) -> tuple[list[Step], np.ndarray]:
-    """The greedy search (module notes). Returns the steps and each cell's step (−1: rest)."""
-    n_cells = len(cells.contribution)
-    subsets = _subsets(codes, sizes, depth)
-    by_dims = {s.dims: s for s in subsets}
-    c, w = cells.contribution, cells.mean_share
-    mean_level = (cells.level[0] + cells.level[1]) / 2
-    # What a cell would contribute if the pool's shares just scaled by the pool's own growth.
-    at_base = cells.weighted[0] - mean_level * cells.shares[0]
-    assigned = np.full(n_cells, -1, dtype=np.int64)
-    steps: list[Step] = []
-
-    def take(subset: _Subset, group: int, score: float, reason: str) -> None:
-        cond = tuple(zip(subset.dims, (int(x) for x in subset.codes[group]), strict=True))
-        assigned[(subset.of_cell == group) & (assigned < 0)] = len(steps)
-        steps.append(Step(cond, float(score), reason))
-
-    # 1. Values present in one period only, largest contribution first.
-    single = [s for s in subsets if len(s.dims) == 1]
-    scale = abs(float(c.sum()))
-    forced = []
-    for subset in single:
+def launches(cells: CellEffects, subsets: Sequence[_Subset]) -> tuple[list[Unit], np.ndarray]:
+    """Values of one dimension present in one period only, largest contribution first, and
+    the cells they take (a cell of two launched values goes to the first)."""
+    c = cells.contribution
+    forced: list[tuple[float, int, int, str, _Subset]] = []
+    for subset in subsets:
+        if len(subset.dims) != 1:
+            continue
         size = len(subset.codes)
         contribution = np.bincount(subset.of_cell, weights=c, minlength=size)
-        scale = max(scale, float(np.abs(contribution).max(initial=0.0)))
         share0 = np.bincount(subset.of_cell, weights=cells.shares[0], minlength=size)
         share1 = np.bincount(subset.of_cell, weights=cells.shares[1], minlength=size)
-        for code in np.flatnonzero((share0 <= 0) != (share1 <= 0)):
-            forced.append((-abs(contribution[code]), subset.dims, code,
-                           "entered" if share0[code] <= 0 else "exited", contribution[code]))
-    for _, forced_dims, group, reason, value in sorted(forced, key=lambda f: f[:3]):
-        if np.any((by_dims[forced_dims].of_cell == group) & (assigned < 0)):
-            take(by_dims[forced_dims], int(group), float(abs(value)), reason)
+        for found in np.flatnonzero((share0 <= 0) != (share1 <= 0)):
+            forced.append((-abs(float(contribution[found])), subset.dims[0], int(found),
+                           "entered" if share0[found] <= 0 else "exited", subset))
+    taken = np.zeros(len(c), dtype=bool)
+    units = []
+    for negative, dim, code, reason, subset in sorted(forced, key=lambda f: f[:3]):
+        inside = (subset.of_cell == code) & ~taken
+        if inside.any():
+            taken |= inside
+            units.append(Unit("launch", ((dim, code),), score=-negative, reason=reason))
+    return units, taken
 
-    # 2–4. Greedy: best size-penalised contribution, refined, taken out of the pool.
-    threshold = min_effect * scale
+
+def level_dimensions(cells: CellEffects, codes: np.ndarray, free: np.ndarray) -> list[int]:
+    """The dimensions that set the metric's level, strongest first (module notes of
+    :mod:`kpitree.analysis.drivers`): share of the cells' rate variance between their values."""
+    w = np.where(free, cells.mean_share, 0.0)
+    r = (cells.rates[0] + cells.rates[1]) / 2
+    total_w = float(w.sum())
+    if total_w <= 0:
+        return []
+    mean = float((w * r).sum()) / total_w
+    total = float((w * (r - mean) ** 2).sum())
+    if total <= 0:
+        return []
+    between = []
+    for k in range(codes.shape[1]):
+        size = int(codes[:, k].max(initial=-1)) + 1
+        sw = np.bincount(codes[:, k], weights=w, minlength=size)
+        swr = np.bincount(codes[:, k], weights=w * r, minlength=size)
+        value = shares_of(swr, sw)
+        between.append(float((sw * (value - mean) ** 2).sum()) / total)
+    strongest = max(between, default=0.0)
+    ranked = sorted(range(len(between)), key=lambda k: (-between[k], k))
+    return [k for k in ranked
+            if between[k] >= LEVEL_SHARE and between[k] >= LEVEL_RELATIVE * strongest]
+
+
+def _mix_noise(cells: CellEffects, group: np.ndarray, stratum: np.ndarray,
+               counts: tuple[np.ndarray, np.ndarray]) -> float:
+    """The sampling noise (standard deviation) of a conditional mix effect: inside each stratum
+    the value shares are multinomial in the stratum's count ``n`` (the weight, as a count of
+    independent units), so ``Var(Σ_v p̂_v·x_v) = (Σ p_v·x_v² − (Σ p_v·x_v)²)/n`` with ``x`` the
+    values' rates; summed over strata with their mean shares squared."""
+    n_groups = len(stratum)
+    keep = group >= 0
+    g = group[keep]
+    s = [np.bincount(g, weights=cells.shares[t][keep], minlength=n_groups) for t in (0, 1)]
+    sr = [np.bincount(g, weights=cells.weighted[t][keep], minlength=n_groups) for t in (0, 1)]
+    n = [np.bincount(g, weights=counts[t][keep], minlength=n_groups) for t in (0, 1)]
+    r0, r1 = fill_rates(shares_of(sr[0], s[0]), shares_of(sr[1], s[1]), s[0], s[1])
+    x = (r0 + r1) / 2
+    n_strata = int(stratum.max(initial=-1)) + 1
+    big = [np.bincount(stratum, weights=s[t], minlength=n_strata) for t in (0, 1)]
+    size = [np.bincount(stratum, weights=n[t], minlength=n_strata) for t in (0, 1)]
+    p = shares_of(s[0] + s[1], (big[0] + big[1])[stratum])
+    first = np.bincount(stratum, weights=p * x, minlength=n_strata)
+    second = np.bincount(stratum, weights=p * x * x, minlength=n_strata)
+    spread = np.maximum(second - first ** 2, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = np.where(size[0] > 0, 1 / size[0], 0.0) + np.where(size[1] > 0, 1 / size[1],
+                                                                     0.0)
+    mean_share = (big[0] + big[1]) / 2
+    return float(np.sqrt((mean_share ** 2 * spread * inverse).sum()))
+
+
+def mix_shifts(cells: CellEffects, codes: np.ndarray, free: np.ndarray,
+               counts: tuple[np.ndarray, np.ndarray]) -> list[Unit]:
+    """One candidate per dimension: its mix conditional on the level-setting dimensions, named
+    by the value whose conditional share moved most (the one that grew, on a tie); scored by
+    the effect's size, and left out when within ``NOISE_Z`` standard deviations of the shares'
+    sampling noise (``counts``: each cell's weight as a count, per period)."""
+    levels = level_dimensions(cells, codes, free)
+    level = (np.array([[cells.level[0]]]), np.array([[cells.level[1]]]))
+    shares = (cells.shares[0][None], cells.shares[1][None])
+    weighted = (cells.weighted[0][None], cells.weighted[1][None])
+    out = []
+    for d in range(codes.shape[1]):
+        strata = tuple(sorted([k for k in levels if k != d][:STRATA]))
+        keys = codes[:, [*strata, d]]
+        unique, group = np.unique(keys, axis=0, return_inverse=True)
+        group = np.where(free, group.reshape(-1), -1)
+        _, stratum = np.unique(unique[:, :-1], axis=0, return_inverse=True)
+        parts, shift = conditional_mix(shares, weighted, level, group, stratum.reshape(-1))
+        values = unique[:, -1]
+        size = int(values.max(initial=-1)) + 1
+        by_value = np.bincount(values, weights=parts[0], minlength=size)
+        moved = np.abs(np.bincount(values, weights=shift[0], minlength=size))
+        if size < 2 or not np.any(moved > 0):
+            continue
+        grew = np.bincount(values, weights=shift[0], minlength=size) > 0
+        top = max(range(size), key=lambda v: (round(float(moved[v]) / float(moved.max()), 9),
+                                              bool(grew[v]), abs(float(by_value[v])), -v))
+        effect = abs(float(parts.sum()))
+        noise = _mix_noise(cells, group, stratum.reshape(-1), counts)
+        if effect <= NOISE_Z * noise:
+            continue  # not distinguishable from the sampling noise of the shares
+        out.append(Unit("mix", ((d, top),), strata, score=effect))
+    return out
+
+
+def search(
+    cells: CellEffects, codes: np.ndarray, sizes: Sequence[int], *, depth: int, max_segments: int,
+    min_effect: float, counts: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[Unit]:
+    """The search (module notes of :mod:`kpitree.analysis.drivers`): launches first, then
+    the best of the mix shifts and rate pockets, one at a time, while above the threshold."""
+    subsets = _subsets(codes, sizes, depth)
+    by_dims = {s.dims: s for s in subsets}
+    units, launched = launches(cells, subsets)
+    if counts is None:
+        counts = (np.full(len(codes), np.inf), np.full(len(codes), np.inf))
+    c, w = cells.contribution, cells.mean_share
+    scale = abs(float(c.sum()))
+    for subset in subsets:
+        if len(subset.dims) == 1:
+            value = np.bincount(subset.of_cell, weights=c, minlength=len(subset.codes))
+            scale = max(scale, float(np.abs(value).max(initial=0.0)))
+    threshold = max(min_effect * scale, 0.0)
+    mixes = sorted(mix_shifts(cells, codes, ~launched, counts), key=lambda u: -u.score)
+    pool = ~launched
+    rate = np.where(launched, 0.0, cells.rate)
     searched = 0
     while searched < max_segments:
-        pool = (assigned < 0).astype(float)
-        if not pool.any():
+        pocket = _best_pocket(rate, w, pool, subsets, by_dims, codes.shape[1], depth,
+                              threshold)
+        mix = mixes[0] if mixes else None
+        best = max(pocket.score if pocket else -np.inf, mix.score if mix else -np.inf)
+        if best <= threshold:
             break
-        pool_base = float((cells.shares[0] * pool).sum())
-        growth = float((cells.shares[1] * pool).sum()) / pool_base if pool_base > 0 else 1.0
-        excess = c - (growth - 1.0) * at_base
-        pool_share = float((w * pool).sum())
-        rho = abs(float((excess * pool).sum())) / pool_share if pool_share > 0 else 0.0
-        scores: dict[tuple[int, ...], np.ndarray] = {}
-        shares: dict[tuple[int, ...], np.ndarray] = {}
-        best: tuple[float, tuple[int, ...], int] | None = None
-        for subset in subsets:
-            size = len(subset.codes)
-            contribution = np.bincount(subset.of_cell, weights=excess * pool, minlength=size)
-            share = np.bincount(subset.of_cell, weights=w * pool, minlength=size)
-            present = np.bincount(subset.of_cell, weights=pool, minlength=size) > 0
-            subset_scores = np.where(present, np.abs(contribution) - rho * share, -np.inf)
-            scores[subset.dims], shares[subset.dims] = subset_scores, share
-            top = int(np.argmax(subset_scores))
-            if best is None or subset_scores[top] > best[0] * (1 + 1e-9) + 1e-15:
-                best = (float(subset_scores[top]), subset.dims, top)
-        if best is None or best[0] <= max(threshold, 0.0):
-            break
-        score, dims, g = float(best[0]), best[1], int(best[2])
-        while len(dims) < depth:  # refine while a narrower segment keeps the score
-            inside = (by_dims[dims].of_cell == g) & (assigned < 0)
-            refined = None
-            for extra in range(codes.shape[1]):
-                if extra in dims:
-                    continue
-                child_dims = tuple(sorted((*dims, extra)))
-                children = np.unique(by_dims[child_dims].of_cell[inside])
-                child_scores = scores[child_dims][children]
-                h = int(children[int(np.argmax(child_scores))])
-                if refined is None or scores[child_dims][h] > refined[0] * (1 + 1e-9) + 1e-15:
-                    refined = (float(scores[child_dims][h]), child_dims, h)
-            if refined is None:
-                break
-            if (refined[0] >= REFINE * score
-                    and shares[refined[1]][refined[2]] <= REFINE * shares[dims][g]):
-                score, dims, g = float(refined[0]), refined[1], int(refined[2])
-            else:
-                break
-        take(by_dims[dims], g, score, "search")
+        if mix is not None and mix.score >= best:
+            units.append(mix)
+            mixes.pop(0)
+        else:
+            assert pocket is not None
+            units.append(pocket)
+            pool &= ~_members(pocket, codes)
         searched += 1
-    return steps, assigned
+    return units
 
 
-def rank_dimensions(cells: CellEffects, codes: np.ndarray, rows: Rows) -> pd.DataFrame:
+def _members(unit: Unit, codes: np.ndarray) -> np.ndarray:
+    return matches(codes, range(codes.shape[1]), unit.conditions)
+
+
+def _grouped(effect: np.ndarray, share: np.ndarray, present: np.ndarray, rho: float,
+             ) -> tuple[float, list[int]] | None:
+    """The best group of values of one dimension that behave alike: those whose rate effect
+    beyond their size's even share (``±effect − ρ·share``) is at least ``GROUP_ALIKE`` of the
+    best value's, same sign; kept when it adds ``GROUP_GAIN`` to the best value's score and
+    leaves some values out."""
+    best: tuple[float, list[int]] | None = None
+    for sign in (1.0, -1.0):
+        margin = np.where(present, sign * effect - rho * share, -np.inf)
+        order = np.argsort(-margin, kind="stable")
+        top = float(margin[order[0]]) if len(order) else -np.inf
+        if not top > 0:
+            continue
+        members = [int(v) for v in order if margin[v] >= GROUP_ALIKE * top]
+        if len(members) < 2 or len(members) >= int(present.sum()):
+            continue
+        score = float(margin[members].sum())
+        if score >= GROUP_GAIN * top and (best is None or score > best[0]):
+            best = (score, sorted(members))
+    return best
+
+
+def _best_pocket(
+    rate: np.ndarray, w: np.ndarray, pool: np.ndarray, subsets: Sequence[_Subset],
+    by_dims: dict[tuple[int, ...], _Subset], n_dims: int, depth: int, floor: float = 0.0,
+) -> Unit | None:
+    """The best rate pocket on the pool: the size-penalised excess rate change, refined; or a
+    group of values of one dimension that behave alike, when it scores higher (and at least
+    ``GROUP_FLOOR`` × ``floor``, the search's threshold)."""
+    if not pool.any():
+        return None
+    inside_pool = pool.astype(float)
+    pool_share = float((w * inside_pool).sum())
+    rho = abs(float((rate * inside_pool).sum())) / pool_share if pool_share > 0 else 0.0
+    scores: dict[tuple[int, ...], np.ndarray] = {}
+    shares: dict[tuple[int, ...], np.ndarray] = {}
+    best: tuple[float, tuple[int, ...], int] | None = None
+    grouped: tuple[float, int, list[int]] | None = None
+    for subset in subsets:
+        size = len(subset.codes)
+        effect = np.bincount(subset.of_cell, weights=rate * inside_pool, minlength=size)
+        share = np.bincount(subset.of_cell, weights=w * inside_pool, minlength=size)
+        present = np.bincount(subset.of_cell, weights=inside_pool, minlength=size) > 0
+        subset_scores = np.where(present, np.abs(effect) - rho * share, -np.inf)
+        scores[subset.dims], shares[subset.dims] = subset_scores, share
+        top = int(np.argmax(subset_scores))
+        if best is None or subset_scores[top] > best[0] * (1 + 1e-9) + 1e-15:
+            best = (float(subset_scores[top]), subset.dims, top)
+        if len(subset.dims) == 1:
+            group = _grouped(effect, share, present, rho)
+            if group is not None and (grouped is None or group[0] > grouped[0]):
+                grouped = (group[0], subset.dims[0],
+                           [int(subset.codes[v, 0]) for v in group[1]])
+    if best is None or not np.isfinite(best[0]):
+        return None
+    if grouped is not None and grouped[0] > max(best[0], GROUP_FLOOR * floor):
+        return Unit("rate", tuple((grouped[1], v) for v in grouped[2]), score=grouped[0])
+    score, dims, g = float(best[0]), best[1], int(best[2])
+    while len(dims) < depth:  # refine while a narrower segment keeps the score
+        inside = (by_dims[dims].of_cell == g) & pool
+        refined = None
+        for extra in range(n_dims):
+            if extra in dims:
+                continue
+            child_dims = tuple(sorted((*dims, extra)))
+            children = np.unique(by_dims[child_dims].of_cell[inside])
+            child_scores = scores[child_dims][children]
+            h = int(children[int(np.argmax(child_scores))])
+            if refined is None or scores[child_dims][h] > refined[0] * (1 + 1e-9) + 1e-15:
+                refined = (float(scores[child_dims][h]), child_dims, h)
+        if refined is None:
+            break
+        if (refined[0] >= REFINE * score
+                and shares[refined[1]][refined[2]] <= REFINE * shares[dims][g]):
+            score, dims, g = float(refined[0]), refined[1], int(refined[2])
+        else:
+            break
+    conditions = tuple(zip(dims, (int(x) for x in by_dims[dims].codes[g]), strict=True))
+    return Unit("rate", conditions, score=score)
+
+
+def rank_dimensions(cells: CellEffects, codes: np.ndarray, dims: Sequence[str],
+                    labels: Sequence[Sequence[str]]) -> pd.DataFrame:
     """Score each dimension by how much of the change it moves between its values."""
     c, w = cells.contribution, cells.mean_share
     delta = float(c.sum())
     records = []
-    for k, dim in enumerate(rows.dims):
-        size = len(rows.labels[k])
+    for k, dim in enumerate(dims):
+        size = len(labels[k])
         of_cell = codes[:, k]
         contribution = np.bincount(of_cell, weights=c, minlength=size)
         share = [np.bincount(of_cell, weights=s, minlength=size) for s in cells.shares]
@@ -195,7 +348,7 @@ def rank_dimensions(cells: CellEffects, codes: np.ndarray, rows: Rows) -> pd.Dat
         top = int(np.argmax(excess)) if size else 0
         records.append({"dimension": dim, "values": int((share[0] + share[1] > 0).sum()),
                         "mix": float(mix.sum()), "rate": total_rate, "score": score,
-                        "top": f"{dim}={rows.labels[k][top]}" if size else ""})
+                        "top": f"{dim}={labels[k][top]}" if size else ""})
     ranking = pd.DataFrame(records)
     ranking = ranking.sort_values(["score", "dimension"], ascending=[False, True],
                                   kind="stable").reset_index(drop=True)

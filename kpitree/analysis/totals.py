@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -109,6 +109,10 @@ class TotalExplanation:
         weight = float(log_mean(np.array(self.compare_value), np.array(self.base_value)))
         return {k: math.exp(v / weight) for k, v in self.totals_by_level().items()}
 
+    def _repr_html_(self) -> str:
+        """Notebook display: volume, mix and rate, and the bridge."""
+        return views.show("total_html", self)
+
     def chart(self, path: str | None = None) -> Figure:
         """Bridge base total → volume, mix, rate per driver → compare total."""
         return views.show("volume_bridge_chart", self, path)
@@ -182,3 +186,43 @@ def _lmdi_total(tree: Tree, cells: Cells, dims: list[str]) -> pd.DataFrame:
                                            minlength=size)))
     pieces += rate_rows(tree, keys_frame(finest.keys, dims, len(finest.keys)), split.rate)
     return effects_table(pieces, dims)
+
+
+def fold_interaction(total: TotalExplanation) -> TotalExplanation:
+    """The FP&A convention: the mix × rate interaction folded into rate ("price at actual
+    volume and mix"), so the bridge reads volume, mix, price only.
+
+    Each interaction row (a segment at one level) is spread over the rate rows inside that
+    segment in proportion to their values — for a single level exactly ``w1·Δr`` per driver,
+    the price effect at actual shares — or, when those add up to zero, kept as one rate row of
+    its own labelled ``mix × rate``. The result still adds up exactly to the change (checked
+    when it is built). A total without interaction (``shapley``, ``lmdi``) is returned as is.
+    """
+    effects = total.effects
+    interaction = effects[effects["kind"] == "interaction"]
+    if interaction.empty:
+        return total
+    values = effects["value"].to_numpy(dtype=float).copy()
+    rate = (effects["kind"] == "rate").to_numpy()
+    extra = []
+    for index, row in interaction.iterrows():
+        dims = list(total.by[:total.by.index(row["level"]) + 1])
+        inside = rate.copy()
+        for dim in dims:
+            inside &= (effects[dim] == row[dim]).to_numpy()
+        share = math.fsum(values[inside & rate]) if inside.any() else 0.0
+        amount = float(row["value"])
+        if amount == 0.0:
+            continue
+        if share != 0.0:
+            # effects' own rate values, before any folding, set the proportions
+            own = effects["value"].to_numpy(dtype=float)[inside]
+            values[inside] += amount * own / math.fsum(own)
+        else:
+            extra.append(index)
+    folded = effects.copy()
+    folded["value"] = values
+    keep = folded["kind"] != "interaction"
+    kept_extra = folded.loc[extra].assign(kind="rate", label="mix × rate")
+    folded = pd.concat([folded[keep], kept_extra], ignore_index=True)
+    return replace(total, effects=folded)

@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from kpitree.core import views
-from kpitree.core.attribution import attribute
+from kpitree.core import progress, views
+from kpitree.core.attribution import attribute, period_notes
 from kpitree.core.cells import Cells, load_cells
 from kpitree.core.data import DataSource
 from kpitree.core.errors import DataError
+from kpitree.core.period_labels import period_kind, step_words, year_before
 from kpitree.core.result import EFFECT_KINDS, Explanation, check_adds_up, kind_totals
 
 if TYPE_CHECKING:  # charts are imported only when drawn
@@ -84,6 +85,18 @@ class Trend:
     steps: tuple[Explanation, ...] = field(repr=False, compare=False)
     direct: Explanation = field(repr=False, compare=False)
     chained: pd.DataFrame = field(repr=False, compare=False)
+    # Conventions and caveats shown with the numbers (a rolled-up quarter's meaning, …).
+    notes: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def kind(self) -> str | None:
+        """``month``, ``quarter`` or ``year`` when every period label is one, else ``None``."""
+        return period_kind(self.periods)
+
+    @property
+    def step_words(self) -> str:
+        """How one step is named: ``month over month``, ``quarter over quarter``, …"""
+        return step_words(self.kind)
 
     def __post_init__(self) -> None:
         check_adds_up(self.chained, self.delta, self.values["value"], "chained effects")
@@ -137,6 +150,11 @@ class Trend:
         """The trend as text (see :func:`kpitree.present.table.format_trend`)."""
         return views.show("trend_table", self)
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the move, the chained split and the bridge
+        (:mod:`kpitree.present.notebook`)."""
+        return views.show("trend_html", self)
+
     def bridge_chart(self, path: str | None = None) -> Figure:
         """The cumulative bridge (see :func:`kpitree.present.charts.trend_bridge_chart`)."""
         return views.show("trend_bridge_chart", self, path)
@@ -150,15 +168,17 @@ class Trend:
         values = self.values.replace({np.nan: None}).to_dict("records")
         return {
             "tree": self.tree.name, "metric": self.tree.root, "method": self.method,
-            "by": list(self.by), "periods": list(self.periods), "values": values,
-            "delta": self.delta,
+            "by": list(self.by), "periods": list(self.periods), "period_kind": self.kind,
+            "values": values, "delta": self.delta,
             "chained": self.chained_totals, "direct": self.direct.totals,
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 
 def trend(
     tree: Tree, data: DataSource, *, start: object | None = None, end: object | None = None,
     by: Sequence[str] | None = None, method: str = "shapley", period_column: str = "period",
+    period: str = "month", allow_partial: bool = False,
 ) -> Trend:
     """Evaluate the tree on every period from ``start`` to ``end`` and chain-link the changes.
 
@@ -169,20 +189,27 @@ def trend(
         by: segment dimensions, outermost first (default: the tree's ``segments``).
         method: ``"shapley"`` (default), ``"sequential"`` or ``"lmdi"``.
         period_column: the period column's name.
+        period: ``month`` (the data's own periods), or ``quarter``/``year`` to roll monthly
+            rows up first (as :func:`kpitree.explain`).
+        allow_partial: keep rolled-up periods that miss months (noted) instead of refusing.
 
     Returns:
         A :class:`Trend` whose chained effects add up exactly to ``A(end) − A(start)`` (and
         per kind to the sum of the steps), with the direct ``start → end`` explanation beside.
+        ``values`` also carries ``yoy``: the change from the same period a year earlier
+        (``2025-10`` for ``2026-10``, ``2025-Q3`` for ``2026-Q3``) when that is in the data.
 
     Raises:
-        DataError: bad data, unknown period, ``start`` after ``end``, fewer than two periods.
+        DataError: bad data, unknown period, ``start`` after ``end``, fewer than two periods,
+            an incomplete quarter or year in the range (unless ``allow_partial``).
 
     Example:
         >>> t = trend(tree, "data/saas_monthly.csv")
         >>> abs(float(t.chained["value"].sum()) - t.delta) < 1e-9
         True
     """
-    cells = load_sums(tree, data, by=by, method=method, period_column=period_column)
+    cells = load_cells(tree, data, by=by, method=method, period_column=period_column,
+                       roll_up=period, allow_partial=True)
     periods = list(cells.periods)
     first = cells.check_period(start) if start is not None else None
     last = cells.check_period(end) if end is not None else None
@@ -195,13 +222,39 @@ def trend(
         raise DataError(
             f"{cells.source}: a trend needs at least two periods, got {', '.join(periods)}"
         )
-    steps = tuple(pair(tree, cells, a, b, method) for a, b in pairwise(periods))
+    partial = [p for p in periods if p in cells.partial]
+    if partial and not allow_partial:
+        first = partial[0]
+        raise DataError(
+            f"{cells.source}: {period} {first} is incomplete (missing "
+            f"{', '.join(cells.partial[first])}), so the trend would compare period lengths; "
+            f"choose complete {period}s with --from/--to, or pass --allow-partial")
+    steps = tuple(pair(tree, cells, a, b, method)
+                  for a, b in progress.steps("trend", list(pairwise(periods))))
     direct = pair(tree, cells, periods[0], periods[-1], method)
+    notes = period_notes(period, periods, cells.partial)
     return Trend(
         tree=tree, method=method, by=tuple(cells.keys.columns), periods=tuple(periods),
-        values=_values(steps, method), segments=_segments(tree, cells, periods),
-        steps=steps, direct=direct, chained=chain(steps),
+        values=_with_yoy(_values(steps, method), cells, tree),
+        segments=_segments(tree, cells, periods),
+        steps=steps, direct=direct, chained=chain(steps), notes=notes,
     )
+
+
+def _with_yoy(values: pd.DataFrame, cells: Cells, tree: Tree) -> pd.DataFrame:
+    """``yoy``: each period's root minus the same period a year earlier (NaN when absent).
+
+    The year-earlier period may lie before the trend's range; it is read from ``cells``.
+    """
+    known = dict(zip(values["period"], values["value"], strict=True))
+    yoy = []
+    for label, value in zip(values["period"], values["value"], strict=True):
+        before = year_before(str(label))
+        if before is not None and before not in known and before in cells.periods:
+            known[before] = float(cells.select(before).grouped([])[0].values(tree, before)
+                                  [tree.root][0])
+        yoy.append(value - known[before] if before in known else np.nan)
+    return values.assign(yoy=yoy)
 
 
 def chain(steps: Sequence[Explanation]) -> pd.DataFrame:

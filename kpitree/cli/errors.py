@@ -1,10 +1,12 @@
 """The ``kpitree`` command's error → exit-code policy (DESIGN.md §5).
 
 What belongs here: turning what a command raised into what the user sees and the exit code —
-kpitree's own errors are bad input (one line ``kpitree: error: …``, exit 2); an interrupt exits
-130; a reader that stopped early (``| head``) is not an error (exit 0); anything else is a bug
-(exit 1 with one line, or the traceback with ``--debug``). What does not: the error classes
-themselves (:mod:`kpitree.core.errors`) or their messages.
+kpitree's own errors are bad input (one line ``kpitree: error: …``, exit 2), and so is running
+out of memory on an input too large for the machine; an interrupt exits 130; a reader that
+stopped early (``| head``) is not an error (exit 0); anything else is a bug (exit 1 with one
+line, or the traceback with ``--debug``). Every line is printed through :func:`say`: URLs'
+credentials redacted, control characters escaped, one line whatever the message holds. What
+does not: the error classes themselves (:mod:`kpitree.core.errors`) or their messages.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from collections.abc import Callable
 
 from kpitree.core.errors import KpitreeError, RawUsageError, UsageError
+from kpitree.core.safety import redact_urls, terminal
 
 EXIT_OK = 0
 EXIT_BUG = 1
@@ -37,7 +40,13 @@ def guarded(command: Callable[[], int], *, debug: bool = False) -> int:
     except KpitreeError as exc:
         if debug:
             raise
-        print(f"kpitree: error: {exc}", file=sys.stderr)
+        say(f"kpitree: error: {exc}")
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        if debug:
+            raise
+        say("kpitree: error: out of memory: the input is too large for this machine; explain "
+            "fewer segments (--by), fewer periods or fewer replicates (--bootstrap)")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("kpitree: interrupted", file=sys.stderr)
@@ -50,6 +59,13 @@ def guarded(command: Callable[[], int], *, debug: bool = False) -> int:
     except Exception as exc:  # a bug: say so in one line unless --debug
         if debug:
             raise
-        print(f"kpitree: internal error: {type(exc).__name__}: {exc} "
-              "(run again with --debug for the traceback)", file=sys.stderr)
+        say(f"kpitree: internal error: {type(exc).__name__}: {exc} "
+            "(run again with --debug for the traceback)")
         return EXIT_BUG
+
+
+def say(message: str) -> None:
+    """One line on stderr: credentials in URLs redacted, control characters and line breaks
+    shown escaped (a message that quotes a hostile value still takes one line)."""
+    line = redact_urls(message).replace("\r\n", "\n").replace("\n", " ").replace("\r", " ")
+    print(terminal(line), file=sys.stderr)

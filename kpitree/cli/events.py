@@ -1,10 +1,13 @@
-"""The raw-event commands of ``kpitree``: ``explain`` on raw sources, and ``generate``.
+"""Raw sources on the command line: telling one from a table, opening it, aggregating it once.
 
-What belongs here: telling a raw source from an aggregated table, the progress line of long
-scans, explaining straight from an event log (files, a DuckDB file, PostgreSQL, Spark) and the
-synthetic generator — kept apart from :mod:`kpitree.cli.commands`, which only delegates. Heavy
-engines are imported only when a raw source is used. What does not: the options
-(:mod:`kpitree.cli.parser`) or how a result is printed (:mod:`kpitree.cli.output`).
+What belongs here: telling a raw source from an aggregated table (:func:`is_raw`), the progress
+line of long scans, opening the source the options name (a folder, a DuckDB file, a database
+URL, ``--engine spark`` with ``--master``, or another ibis backend) and aggregating it once for
+the periods a command needs (:func:`aggregate_raw`), ``explain`` straight from an event log and
+the synthetic generator. The other commands on raw sources (``report``, ``trend``, ``drivers``,
+``validate``, ``aggregate``) are in :mod:`kpitree.cli.raw`. Heavy engines are imported only when
+a raw source is used. What does not: the options (:mod:`kpitree.cli.parser`) or how a result is
+printed (:mod:`kpitree.cli.output`).
 """
 
 from __future__ import annotations
@@ -12,31 +15,37 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.cli.output import emit_explanation
 from kpitree.core.errors import RawUsageError
 
 if TYPE_CHECKING:
     from kpitree.core.tree import Tree
+    from kpitree.io.events import Aggregate
 
 AGGREGATED_SUFFIXES = (".csv", ".parquet", ".pq")
 
-__all__ = ["AGGREGATED_SUFFIXES", "RawUsageError", "explain_raw", "is_raw", "progress_printer",
-           "run_generate"]
+__all__ = ["AGGREGATED_SUFFIXES", "RawUsageError", "aggregate_raw", "explain_raw", "is_raw",
+           "progress_printer", "run_generate"]
 
 
 def is_raw(args: argparse.Namespace) -> bool:
-    """Raw events unless DATA is one aggregated CSV/Parquet file and no raw option is given."""
+    """Raw events unless DATA is one aggregated CSV/Parquet file and no raw option is given.
+
+    A DATA name ending in .csv/.parquet that does not exist is taken as a (missing) aggregated
+    table, so the error says the file is missing rather than describing raw sources.
+    """
     if getattr(args, "events", None) or getattr(args, "users", None) or \
-            getattr(args, "engine", None):
+            getattr(args, "engine", None) or getattr(args, "master", None):
         return True
     if args.data is None:
-        raise RawUsageError("give DATA (an aggregated table or a raw source) or --events and "
-                            "--users (see 'kpitree explain --help')")
+        raise RawUsageError(f"give DATA (an aggregated table or a raw source) or --events and "
+                            f"--users (see 'kpitree {args.command} --help')")
     path = Path(args.data)
+    if path.suffix.lower() in AGGREGATED_SUFFIXES and not path.exists():
+        return False
     return not (path.is_file() and path.suffix.lower() in AGGREGATED_SUFFIXES)
 
 
@@ -48,12 +57,34 @@ def progress_printer(setting: bool | None) -> Callable[[str, float | None], None
     started = time.monotonic()
 
     def report(stage: str, fraction: float | None) -> None:
-        done = "" if fraction is None else f" {fraction:4.0%}"
+        filled = 0 if fraction is None else round(20 * min(max(fraction, 0.0), 1.0))
+        done = "" if fraction is None else f" [{'#' * filled}{'.' * (20 - filled)}] {fraction:4.0%}"
         finished = fraction is not None and fraction >= 1.0
         print(f"\r{stage}{done} ({time.monotonic() - started:.1f} s)\033[K",
               end="\n" if finished else "", file=sys.stderr, flush=True)
 
     return report
+
+
+def aggregate_raw(args: argparse.Namespace, tree: Tree, *, periods: Sequence[str] | None,
+                  by: Sequence[str] | None) -> Aggregate:
+    """Open the raw source the options name and aggregate it once for ``periods``.
+
+    Args:
+        args: the parsed DATA, ``--events``, ``--users``, ``--engine``, ``--master`` and
+            ``--progress``.
+        tree: a tree with a ``data:`` section.
+        periods: the period labels wanted, or None for every complete period of the source.
+        by: the segment dimensions (None: the tree's).
+    """
+    from kpitree.io.events import aggregate
+    from kpitree.io.sources import connect
+
+    with connect(args.data, events=getattr(args, "events", None),
+                 users=getattr(args, "users", None), engine=getattr(args, "engine", None),
+                 master=getattr(args, "master", None)) as source:
+        return aggregate(tree, source, periods=None if periods is None else list(periods),
+                         by=by, progress=progress_printer(getattr(args, "progress", None)))
 
 
 def explain_raw(args: argparse.Namespace, tree: Tree) -> int:
@@ -62,17 +93,14 @@ def explain_raw(args: argparse.Namespace, tree: Tree) -> int:
     The output is an explanation's, plus where the numbers came from: the JSON's ``"data"``,
     and the same in words under the text table (on stderr beside a CSV).
     """
+    from kpitree.cli.output import emit_explanation
     from kpitree.core.attribution import explain
-    from kpitree.io.events import aggregate
-    from kpitree.io.sources import connect
     from kpitree.present.table import format_table
 
     if getattr(args, "cross", False):
         raise RawUsageError("--cross takes an aggregated table; run without --cross on raw "
                             "events")
-    with connect(args.data, events=args.events, users=args.users, engine=args.engine) as source:
-        raw = aggregate(tree, source, periods=[args.base, args.compare], by=args.by,
-                        progress=progress_printer(args.progress))
+    raw = aggregate_raw(args, tree, periods=[args.base, args.compare], by=args.by)
     base, compare = (p.label for p in raw.periods)
     result = explain(tree, raw.frame, base=base, compare=compare, by=args.by,
                      method=args.method)
@@ -86,7 +114,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     show = sys.stderr.isatty()
     made = generate(args.out, events=args.events, months=args.months, seed=args.seed,
-                    end=args.end,
+                    end=args.end, force=args.force,
                     progress=(lambda line: print(line, file=sys.stderr)) if show else None)
     print(made.describe())
     return 0

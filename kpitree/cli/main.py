@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from kpitree.cli.commands import run_command
 from kpitree.cli.errors import EXIT_OK, RawUsageError, UsageError, guarded
 from kpitree.cli.parser import build_parser
 
@@ -35,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(arguments)
         except SystemExit as done:  # --help or --version: printed, nothing to run
             return EXIT_OK if done.code is None else int(done.code)
+        from kpitree.cli.commands import run_command  # after parsing: --help imports no maths
+
         return run_command(args)
 
     return guarded(parse_and_run, debug="--debug" in arguments)

@@ -10,10 +10,12 @@ for ``--image``, and says which files it wrote. What does not: the text tables t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+from kpitree.core.frames import export_effects
+from kpitree.core.safety import csv_safe, terminal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,10 +23,19 @@ if TYPE_CHECKING:
     from kpitree.core.result import Explanation
 
 
+def show(text: object, *, file: TextIO | None = None, end: str = "\n") -> None:
+    """Print ``text`` with its control characters shown escaped (``\x1b``), never raw.
+
+    Every line the command prints goes through here or :func:`emit`, so a segment value or a
+    label cannot set the terminal's title, clear the screen or reorder a line.
+    """
+    print(terminal(str(text)), file=sys.stdout if file is None else file, end=end)
+
+
 def wrote(paths: Iterable[object]) -> None:
     """Tell stderr about each file a command wrote (stdout stays the result alone)."""
     for path in paths:
-        print(f"wrote {path}", file=sys.stderr)
+        show(f"wrote {path}", file=sys.stderr)
 
 
 def emit(
@@ -39,32 +50,41 @@ def emit(
     """Print a result in the asked ``--format`` and return the exit code 0.
 
     Args:
-        output_format: ``json`` (the ``document``, indented, NaN refused), ``csv`` (the
-            ``table`` without its index) or ``table`` (the ``text``).
+        output_format: ``json`` (the ``document``, indented, NaN refused; control characters
+            are escaped by JSON itself), ``csv`` (the ``table`` without its index, text cells
+            that a spreadsheet would run as a formula prefixed with ``'``) or ``table`` (the
+            ``text``, control characters shown escaped).
         document, table, text: the result in each form; only the asked one is built.
         note: a note on where the numbers came from (raw events): printed after the text
             table, on stderr beside a CSV, and left out of JSON, whose document carries it.
         written: files the command wrote, announced on stderr after the result.
     """
     if output_format == "json":
-        print(json.dumps(document(), indent=2, allow_nan=False))
+        write_json(document(), sys.stdout)
     elif output_format == "csv":
-        print(table().to_csv(index=False), end="")
+        show(csv_safe(table()).to_csv(index=False), end="")
         if note is not None:
-            print(note, file=sys.stderr)
+            show(note, file=sys.stderr)
     else:
-        print(text())
+        show(text())
         if note is not None:
             print()
-            print(note)
+            show(note)
     wrote(written)
     return 0
 
 
+def write_json(document: Mapping[str, Any], stream: TextIO) -> None:
+    """The JSON document, indented, on ``stream`` (NaN refused; non-ASCII escaped by JSON)."""
+    from kpitree.core import jsontext  # json.dumps(indent=2)'s bytes, without its slow path
+
+    print(jsontext.dumps(document, indent=2), file=stream)
+
+
 def effects_table(result: Explanation) -> pd.DataFrame:
-    """The effects as CSV rows: paths joined with ``/``, bootstrap intervals beside them."""
-    table = result.effects.copy()
-    table["path"] = ["/".join(p) for p in table["path"]]
+    """The effects as CSV rows: the two periods first, paths joined with ``/``, bootstrap
+    intervals beside them (:func:`kpitree.core.frames.export_effects`)."""
+    table = export_effects(result.effects, result.base.period, result.compare.period)
     if result.intervals is not None:
         table = table.join(result.intervals.effects)
     return table

@@ -10,16 +10,42 @@ reported like any other input error (one line, exit 2). What does not: running a
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import NoReturn, overload
 
+from kpitree.cli.analysis_options import add_explain_extras, add_pack_extras, add_whatif
 from kpitree.core import VERSION
-from kpitree.core.attribution import METHODS
 from kpitree.core.errors import UsageError
 
 FORMATS = ("table", "json", "csv")
 TREE_HELP = "tree file (YAML), e.g. trees/saas_arpu.yaml"
 AGGREGATED_HELP = "aggregated data: CSV or Parquet, one row per period × segment"
+RAW_HELP = ("aggregated data (CSV or Parquet, one row per period × segment), or, for a tree "
+            "with a data: section, raw events: a folder with events/ and users/ files, a "
+            "DuckDB file or a postgresql:// URL")
+
+
+class LazyMethods(Sequence[str]):
+    """The attribution methods (``kpitree.core.cells.METHODS``), read when first needed.
+
+    argparse looks at ``choices`` only when it checks a value or prints a subcommand's help,
+    so ``kpitree --help`` builds the parser without importing the maths (and pandas).
+    """
+
+    def names(self) -> tuple[str, ...]:
+        from kpitree.core.cells import METHODS
+
+        return tuple(METHODS)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self.names()[index]
+
+    def __len__(self) -> int:
+        return len(self.names())
 
 
 class Parser(argparse.ArgumentParser):
@@ -51,8 +77,8 @@ def add_segments_and_method(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", nargs="*", metavar="DIM",
                         help="segment dimensions, outermost first (default: the tree's segments; "
                              "--by with no names for totals only)")
-    parser.add_argument("--method", default="shapley", choices=METHODS,
-                        help="attribution method (default: shapley)")
+    parser.add_argument("--method", default="shapley", choices=LazyMethods(), metavar="METHOD",
+                        help="attribution method: %(choices)s (default: shapley)")
 
 
 def add_output(parser: argparse.ArgumentParser, *, image: bool = True) -> None:
@@ -75,34 +101,51 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     """Options every subcommand that reads a tree takes."""
     parser.add_argument("--period-column", default="period", metavar="NAME",
                         help="name of the period column (default: period)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar on stderr (it shows only on a terminal anyway)")
     add_debug(parser)
 
 
+def add_period_length(parser: argparse.ArgumentParser) -> None:
+    """``--period month|quarter|year`` and ``--allow-partial`` (roll monthly data up)."""
+    parser.add_argument("--period", default="month", choices=("month", "quarter", "year"),
+                        help="roll monthly data (YYYY-MM) up to quarters (2026-Q3) or years "
+                             "(2026) first; raw events: the tree's data.period for this run "
+                             "(default: month, the data's own periods)")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="compare a quarter or year that misses months (noted) instead of "
+                             "refusing it")
+
+
 def add_raw_arguments(parser: argparse.ArgumentParser) -> None:
-    """``explain`` options for raw sources (:mod:`kpitree.cli.events`)."""
+    """Options for raw sources (:mod:`kpitree.cli.events`), on every command that reads data."""
     parser.add_argument("--events", metavar="GLOB|TABLE",
                         help="raw events (tree with a data: section): CSV/Parquet files — a "
                              "glob or folder — or a table name in the database given as DATA")
     parser.add_argument("--users", metavar="GLOB|TABLE",
                         help="raw user-month table: files or a table name, like --events")
-    parser.add_argument("--engine", choices=("duckdb", "spark"), default=None,
-                        help="engine for raw files (default: duckdb; spark: a local session)")
+    parser.add_argument("--engine", metavar="NAME", default=None,
+                        help="engine for raw files: duckdb (default), spark (a local session, "
+                             "or the one --master names), or another ibis backend, attempted "
+                             "(e.g. polars)")
+    parser.add_argument("--master", metavar="URL", default=None,
+                        help="Spark master to run on (spark://host:7077, yarn, local[4]); "
+                             "implies --engine spark; only the aggregate comes back")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress of long scans on stderr (default: when it is a terminal)")
 
 
 def _explain(run: argparse.ArgumentParser) -> None:
     run.add_argument("tree", help=TREE_HELP)
-    run.add_argument("data", nargs="?",
-                     help="aggregated data (CSV or Parquet, one row per period × segment), or, "
-                          "for a tree with a data: section, raw events: a folder with events/ "
-                          "and users/ files, a DuckDB file or a postgresql:// URL")
+    run.add_argument("data", nargs="?", help=RAW_HELP)
     add_periods(run)
     add_segments_and_method(run)
     add_output(run)
     run.add_argument("--cross", action="store_true",
                      help="order-free cross-classified mix over the --by dimensions (Das Gupta "
                           "as in DasGuptR; per-category effects after Chevan & Sutherland)")
+    add_explain_extras(run)
+    add_period_length(run)
     add_raw_arguments(run)
     add_common(run)
 
@@ -116,12 +159,15 @@ def _generate(make: argparse.ArgumentParser) -> None:
     make.add_argument("--end", default="2026-10", metavar="YYYY-MM",
                       help="last month, where the effects are planted (default 2026-10)")
     make.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    make.add_argument("--force", action="store_true",
+                      help="replace a log already in --out (its users-*, events-* and "
+                           "planted.json files; nothing else is touched)")
     add_debug(make)
 
 
 def _trend(series: argparse.ArgumentParser) -> None:
     series.add_argument("tree", help=TREE_HELP)
-    series.add_argument("data", help=AGGREGATED_HELP)
+    series.add_argument("data", nargs="?", help=RAW_HELP)
     series.add_argument("--from", dest="start", metavar="PERIOD",
                         help="first period (default: the first in the data)")
     series.add_argument("--to", dest="end", metavar="PERIOD",
@@ -133,12 +179,17 @@ def _trend(series: argparse.ArgumentParser) -> None:
     series.add_argument("--chart-format", default="png", choices=("png", "svg", "pdf"),
                         help="chart file type (default: png)")
     series.add_argument("--no-charts", action="store_true", help="do not write the charts")
+    add_period_length(series)
+    add_raw_arguments(series)
     add_common(series)
 
 
 def _drivers(find: argparse.ArgumentParser) -> None:
     find.add_argument("tree", help=TREE_HELP)
-    find.add_argument("data", help="user-level (one row per user × period) or aggregated data")
+    find.add_argument("data", nargs="?",
+                      help="user-level (one row per user × period) or aggregated data, or raw "
+                           "events (read once, one row per user, for a tree with a data: "
+                           "section)")
     add_periods(find)
     find.add_argument("--dims", nargs="+", required=True, metavar="DIM",
                       help="candidate dimensions, e.g. tier region channel cohort")
@@ -155,13 +206,19 @@ def _drivers(find: argparse.ArgumentParser) -> None:
     find.add_argument("--level", type=float, default=0.95, help="interval coverage "
                                                                  "(default: 0.95)")
     find.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    find.add_argument("--buckets", nargs="+", metavar="DIM=K|E1,E2",
+                      help="bucket numeric dimensions first: DIM=K quantile buckets, or "
+                           "DIM=E1,E2,… edges (e.g. seats=4 tenure=3,12,24)")
+    find.add_argument("--chart", metavar="FILE",
+                      help="also write the chart of the named drivers (.png, .svg or .pdf)")
     add_output(find)
+    add_raw_arguments(find)
     add_common(find)
 
 
 def _report(pack: argparse.ArgumentParser) -> None:
     pack.add_argument("tree", help=TREE_HELP)
-    pack.add_argument("data", help=AGGREGATED_HELP)
+    pack.add_argument("data", nargs="?", help=RAW_HELP)
     add_periods(pack)
     pack.add_argument("--out", required=True, metavar="DIR", help="folder to write the pack into")
     add_segments_and_method(pack)
@@ -171,13 +228,66 @@ def _report(pack: argparse.ArgumentParser) -> None:
     pack.add_argument("--top", type=positive, default=None, metavar="N",
                       help="bridge bars kept per group before the rest fold into 'other' "
                            "(default: 6)")
+    pack.add_argument("--drivers", nargs="+", metavar="DIM",
+                      help="add the driver search over these dimensions (its table, sentence "
+                           "and chart)")
+    add_pack_extras(pack)
+    add_raw_arguments(pack)
     add_common(pack)
+
+
+def _whatif(scenario: argparse.ArgumentParser) -> None:
+    scenario.add_argument("tree", help=TREE_HELP)
+    scenario.add_argument("data", help=AGGREGATED_HELP)
+    add_whatif(scenario)
+    add_segments_and_method(scenario)
+    add_output(scenario, image=False)
+    scenario.add_argument("--top", type=positive, default=10, metavar="N",
+                          help="effects and levers shown by --format table (default: 10)")
+    add_common(scenario)
 
 
 def _validate(check: argparse.ArgumentParser) -> None:
     check.add_argument("tree", help="tree file (YAML)")
-    check.add_argument("data", nargs="?", help="optional data file to check against the tree")
+    check.add_argument("data", nargs="?",
+                       help="optional data to check against the tree: an aggregated file, or a "
+                            "raw source (tables, columns, periods, definitions, every check)")
+    add_raw_arguments(check)
     add_common(check)
+
+
+def _aggregate(write: argparse.ArgumentParser) -> None:
+    write.add_argument("tree", help="tree file (YAML) with a data: section")
+    write.add_argument("data", nargs="?", help="raw events: a folder with events/ and users/ "
+                                               "files, a DuckDB file or a postgresql:// URL")
+    write.add_argument("--out", required=True, metavar="FILE",
+                       help="the period × segment table to write (.parquet: definitions in its "
+                            "metadata; .csv: definitions in FILE.csv.json beside it)")
+    write.add_argument("--periods", nargs="+", metavar="PERIOD",
+                       help="the periods to aggregate (default: every complete period)")
+    write.add_argument("--from", dest="start", metavar="PERIOD", help="first period")
+    write.add_argument("--to", dest="end", metavar="PERIOD", help="last period")
+    write.add_argument("--by", nargs="*", metavar="DIM",
+                       help="segment dimensions (default: the tree's segments)")
+    add_raw_arguments(write)
+    add_debug(write)
+
+
+def _serve(app: argparse.ArgumentParser) -> None:
+    app.add_argument("tree", help=TREE_HELP)
+    app.add_argument("data", help=AGGREGATED_HELP)
+    app.add_argument("--base", help="base period shown first (default: the second last)")
+    app.add_argument("--compare", help="compare period shown first (default: the last)")
+    app.add_argument("--dims", nargs="+", metavar="DIM",
+                     help="dimensions to drill by (default: every column that is not the "
+                          "period or a measure)")
+    app.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default: 127.0.0.1, this machine only; "
+                          "anything else prints a warning)")
+    app.add_argument("--port", type=int, default=8765, metavar="N",
+                     help="port (default: 8765; 0 for a free one)")
+    app.add_argument("--no-browser", action="store_true", help="do not open the browser")
+    add_common(app)
 
 
 # Each subcommand: its one-line help and the function adding its arguments, in --help order.
@@ -190,7 +300,13 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
                 "intervals", _drivers),
     "report": ("write the review pack: HTML report, Markdown, tree and bridge images, "
                "effects.csv", _report),
+    "whatif": ("what-if levers on one period, explained like a month: the bridge by lever, "
+               "goal seek, sensitivity", _whatif),
     "validate": ("check a tree file (and optionally data)", _validate),
+    "aggregate": ("write the period × segment table of raw events, with its definitions",
+                  _aggregate),
+    "serve": ("the interactive explorer in the browser: drill into the change, try levers, "
+              "export", _serve),
 }
 
 

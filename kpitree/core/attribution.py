@@ -16,7 +16,7 @@ time one is built.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from kpitree.core.cells import (
@@ -31,6 +31,7 @@ from kpitree.core.data import DataSource
 from kpitree.core.frames import effects_frame, parts_frame, segments_frame
 from kpitree.core.levels import levels
 from kpitree.core.lmdi import lmdi
+from kpitree.core.period_labels import convention_note
 from kpitree.core.result import Explanation, PeriodValue
 from kpitree.core.shapley import mix_and_rate, rate_through_drivers
 from kpitree.core.tree import Tree
@@ -47,6 +48,8 @@ def explain(
     by: Sequence[str] | None = None,
     method: str = "shapley",
     period_column: str = "period",
+    period: str = "month",
+    allow_partial: bool = False,
 ) -> Explanation:
     """Explain the change of the tree's root from ``base`` to ``compare``.
 
@@ -57,12 +60,19 @@ def explain(
         by: segment dimensions, outermost first (default: the tree's ``segments``).
         method: ``"shapley"`` (default), ``"sequential"`` or ``"lmdi"``.
         period_column: the period column's name.
+        period: ``month`` (the data's own periods, default), or ``quarter``/``year`` to roll
+            monthly rows (``YYYY-MM``) up first; ``base``/``compare`` are then ``2026-Q3`` or
+            ``2026``. Every column is summed over the months (the convention is in the
+            result's ``notes``).
+        allow_partial: compare a rolled-up period that misses months (noted) instead of
+            refusing it.
 
     Returns:
         An :class:`Explanation` whose effects add up exactly to ``compare − base``.
 
     Raises:
-        DataError: bad or missing data, unknown period, zero total weight, x/0 in a driver.
+        DataError: bad or missing data, unknown period, zero total weight, x/0 in a driver,
+            an incomplete quarter or year (unless ``allow_partial``).
         MethodError: unknown method, or LMDI on values it cannot take (negatives).
 
     Example:
@@ -74,8 +84,23 @@ def explain(
     """
     dims = check_options(tree, by=by, method=method, period_column=period_column)
     cells = load_cells(tree, data, by=dims, method=method, period_column=period_column,
-                       periods=(base, compare))
-    return attribute(tree, cells, dims=dims, method=method)
+                       periods=(base, compare), roll_up=period, allow_partial=allow_partial)
+    result = attribute(tree, cells, dims=dims, method=method)
+    notes = period_notes(period, cells.periods, cells.partial)
+    return replace(result, notes=notes) if notes else result
+
+
+def period_notes(period: str, periods: Sequence[str],
+                 partial: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The notes a rolled-up result carries: the convention, and any incomplete period."""
+    if period in ("month", None):
+        return ()
+    notes = [convention_note(period)]
+    for label in periods:
+        if label in partial:
+            notes.append(f"{period} {label} is incomplete (missing {', '.join(partial[label])})"
+                         f": compared anyway (--allow-partial)")
+    return tuple(notes)
 
 
 def attribute(
@@ -99,6 +124,8 @@ def attribute(
     values = [float(total.values[t][tree.root][0]) for t in (0, 1)]
     if method == "lmdi":
         results, cell_rate = lmdi(tree, all_levels)
+        # the driver boxes show values at the mean inner composition, as for shapley
+        cell_scale = mix_and_rate(tree, all_levels, "shapley")[1] if len(dims) > 1 else None
     else:
         results, cell_scale = mix_and_rate(tree, all_levels, method)
         cell_rate = rate_through_drivers(tree, all_levels[-1], cell_scale)
@@ -107,6 +134,6 @@ def attribute(
         base=PeriodValue(cells.periods[0], values[0], float(weights[0])),
         compare=PeriodValue(cells.periods[1], values[1], float(weights[1])),
         effects=effects_frame(results, cell_rate, tree, all_levels[-1], dims, method),
-        segments=segments_frame(tree, results, dims),
-        parts=parts_frame(tree, all_levels[:2], dims, cell_rate, all_levels[-1]),
+        segments=segments_frame(tree, results, dims, cell_rate),
+        parts=parts_frame(tree, all_levels[:2], dims, cell_rate, all_levels[-1], cell_scale),
     )

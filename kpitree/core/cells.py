@@ -16,7 +16,7 @@ ratio of sums.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ import pandas as pd
 from kpitree.core.data import DataSource, check_period, load_data, periods_in
 from kpitree.core.errors import DataError, MethodError, did_you_mean
 from kpitree.core.evaluate import aggregate, describe_rows, node_values
+from kpitree.core.period_labels import roll_up as roll_up_frame
 from kpitree.core.tree import Tree
 
 METHODS = ("shapley", "sequential", "lmdi")
@@ -50,6 +51,8 @@ class Cells:
     sums: tuple[Sums, ...]
     source: str = "data"
     present: tuple[np.ndarray, ...] | None = None
+    # Rolled-up periods (``--period quarter``) that miss months: {period: missing months}.
+    partial: Mapping[str, Sequence[str]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.periods) != len(self.sums):
@@ -180,11 +183,15 @@ def cells_from_sums(
 def load_cells(
     tree: Tree, data: DataSource, *, by: Sequence[str] | None = None, method: str = "shapley",
     period_column: str = "period", periods: Sequence[object] | None = None,
+    roll_up: str | None = None, allow_partial: bool = False,
 ) -> Cells:
     """Load and check ``data`` once; sum every column node per period × finest segment.
 
     ``periods`` keeps only those (checked, in that order); by default every period in the
-    data, sorted.
+    data, sorted. ``roll_up`` (``quarter``/``year``) first relabels monthly rows by their
+    quarter or year (:func:`kpitree.core.period_labels.roll_up`); a compared period missing
+    months is refused unless ``allow_partial`` (with every period, the caller checks the ones
+    it uses: :attr:`Cells.partial`).
 
     Raises:
         DataError, MethodError: as :func:`check_options` and :func:`kpitree.core.data.
@@ -193,14 +200,20 @@ def load_cells(
     dims = check_options(tree, by=by, method=method, period_column=period_column)
     name = "data" if isinstance(data, pd.DataFrame) else str(data)
     frame = load_data(data, tree, by=dims, period_column=period_column)
+    partial: dict[str, list[str]] = {}
+    if roll_up is not None and roll_up != "month":
+        frame, partial = roll_up_frame(
+            frame, to=roll_up, period_column=period_column, name=name, periods=periods,
+            allow_partial=allow_partial or periods is None)
     if periods is None:
         chosen = [str(p) for p in periods_in(frame, period_column)]
     else:
         chosen = [check_period(frame, p, name, period_column) for p in periods]
         frame = frame[frame[period_column].isin(chosen)]
     sums = aggregate(frame, tree, by=dims, period_column=period_column)
-    return cells_from_sums(sums, tree, dims=dims, periods=chosen, period_column=period_column,
-                           source=name)
+    cells = cells_from_sums(sums, tree, dims=dims, periods=chosen, period_column=period_column,
+                            source=name)
+    return replace(cells, partial=partial) if partial else cells
 
 
 def check_options(
@@ -219,6 +232,7 @@ def check_options(
         )
     dims = list(tree.segments if by is None else by)
     check_dims(dims, period_column)
+    tree.check_segments(dims)
     return dims
 
 

@@ -11,6 +11,7 @@ new one holding only the columns the tree needs, period and segment labels as te
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kpitree.core.errors import DataError, did_you_mean, listing
+from kpitree.core.period_labels import match_period, ordered, period_text
 from kpitree.core.tree import Tree
 
 DataSource: TypeAlias = str | Path | pd.DataFrame
@@ -67,13 +69,38 @@ def read_table(source: DataSource) -> tuple[pd.DataFrame, str, int]:
             ) from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise DataError(f"{name}: cannot be read as CSV: {str(exc).strip()}") from None
+        _check_unique_header(path, name)
         return frame, name, 2
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for corrupt files
-        raise DataError(f"{name}: cannot be read as Parquet: {exc}") from None
+        twice = _DUPLICATE_FIELD.search(str(exc))
+        if twice:
+            raise DataError(f"{name}: column '{twice.group(1)}' appears more than once in the "
+                            "Parquet file; rename or drop the copies") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"{name}: cannot be read as Parquet: {first}") from None
+    if frame.columns.duplicated().any():
+        column = frame.columns[frame.columns.duplicated()][0]
+        raise DataError(f"{name}: column '{column}' appears more than once in the Parquet "
+                        "file; rename or drop the copies")
     # A stored index (pandas writes one) is not data: rows are positional.
     return frame.reset_index(drop=True), name, 0
+
+
+_DUPLICATE_FIELD = re.compile(r"Multiple matches for FieldRef\.Name\(([^)]*)\)")
+
+
+def _check_unique_header(path: Path, name: str) -> None:
+    """Refuse a CSV header naming a column twice (pandas would keep the first copy silently)."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        header = [cell.strip() for cell in next(csv.reader(handle), [])]
+    seen: dict[str, int] = {}
+    for number, column in enumerate(header, start=1):
+        if column in seen:
+            raise DataError(f"{name}: the header names column '{column}' twice (fields "
+                            f"{seen[column]} and {number}); rename or remove one")
+        seen[column] = number
 
 
 def _first_long_line(path: Path) -> int:
@@ -135,7 +162,11 @@ def load_data(
     frame, name, offset = read_for_tree(source, tree, dims=dims, period_column=period_column)
 
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    for column in [period_column, *dims]:
+    labels, declared = period_text(frame[period_column])
+    out[period_column] = _labels(labels, period_column, name, offset)
+    if declared is not None:  # an ordered categorical: its order is the periods' order
+        out.attrs["period_order"] = declared
+    for column in dims:
         out[column] = _labels(frame[column], column, name, offset)
     counts = set(tree.count_columns)
     for node, column in tree.columns.items():
@@ -149,6 +180,7 @@ def row_name(position: int, offset: int) -> str:
 
 
 def _labels(series: pd.Series, column: str, name: str, offset: int) -> pd.Series:
+    _refuse_nested(series, column, name, offset)
     if pd.api.types.is_datetime64_any_dtype(series):
         text = series.dt.strftime("%Y-%m-%d")
     else:
@@ -169,6 +201,7 @@ def checked_numbers(
     """A measure column as floats; raises :class:`DataError` for the first bad cell."""
     if pd.api.types.is_bool_dtype(series):
         raise DataError(f"{name}: column '{column}' holds true/false values, not numbers")
+    _refuse_nested(series, column, name, offset)
     if pd.api.types.is_numeric_dtype(series):
         values = series.astype(float)
         text = None
@@ -197,21 +230,67 @@ def checked_numbers(
             f"{name}: negative count {array[position]:g} in column '{column}' at "
             f"{row_name(position, offset)}; counts (weights and denominators) must be ≥ 0"
         )
+    _check_magnitude(array, column, name, offset, count=count)
     return pd.Series(array, index=values.index, dtype=float)
 
 
+# Values whose sums, products or reciprocals would leave the range of a float: refused, so no
+# explanation is silently made of infinities (1e308 + 1e308) or of 1 / 1e-320.
+TINY_COUNT = 1e-300
+
+
+def _check_magnitude(array: np.ndarray, column: str, name: str, offset: int, *,
+                     count: bool) -> None:
+    magnitude = np.abs(array)
+    with np.errstate(over="ignore"):
+        total = float(magnitude.sum())
+    if not np.isfinite(total) or total > 1e300:
+        position = int(np.argmax(magnitude))
+        raise DataError(
+            f"{name}: column '{column}' holds values too large to add up ({array[position]:g} "
+            f"at {row_name(position, offset)}); rescale it (e.g. to thousands)")
+    if count:
+        tiny = (magnitude > 0) & (magnitude < TINY_COUNT)
+        if tiny.any():
+            position = int(np.flatnonzero(tiny)[0])
+            raise DataError(
+                f"{name}: count {array[position]:g} in column '{column}' at "
+                f"{row_name(position, offset)} is too small to divide by; use 0 or a real "
+                "count")
+
+
+def _refuse_nested(series: pd.Series, column: str, name: str, offset: int) -> None:
+    """Refuse a column of lists, arrays or mappings (a Parquet list or struct column)."""
+    if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) in (
+            "string", "empty", "floating", "integer", "mixed-integer-float", "decimal",
+            "boolean", "bytes", "date", "datetime"):
+        return  # the common case, told in one pass in C
+    nested = series.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray))
+    if nested.any():
+        position = int(np.flatnonzero(nested.to_numpy(dtype=bool))[0])
+        raise DataError(
+            f"{name}: column '{column}' holds lists or records (at "
+            f"{row_name(position, offset)}), not single values; store one value per cell")
+
+
 def periods_in(frame: pd.DataFrame, period_column: str = "period") -> list[str]:
-    """Distinct periods in order of first appearance, sorted when they look sortable."""
-    return sorted(pd.unique(frame[period_column]).tolist())
+    """Distinct periods in order: the order an ordered categorical declares, else time order
+    for ISO labels (``period_text`` makes dates ISO) and natural order (``p2`` < ``p10``)."""
+    return ordered(pd.unique(frame[period_column]).tolist(), frame.attrs.get("period_order"))
 
 
 def check_period(frame: pd.DataFrame, period: object, name: str, period_column: str) -> str:
-    """Return the period as it appears in the data, or raise listing the periods present."""
-    text = str(period).strip()
+    """Return the period as it appears in the data, or raise listing the periods present.
+
+    A date (``pd.Timestamp``, ``datetime.date``) or a date in words (``Oct 2026``) matches
+    the label of the same day or month (:func:`kpitree.core.period_labels.match_period`).
+    """
     present = periods_in(frame, period_column)
-    if text not in present:
+    found = match_period(period, present)
+    if found is None:
+        text = str(period).strip()
         raise DataError(
             f"{name}: period '{text}' is not in the data.{did_you_mean(text, present)} "
             f"Periods present: {listing(present)}"
         )
-    return text
+    return found

@@ -141,6 +141,10 @@ class RawUsageError(KpitreeError):
     """Bad command-line usage of a raw source."""
 
 
+class WriteError(OSError, KpitreeError):
+    """A file or folder cannot be written: no space, no permission, outside the given folder."""
+
+
 class AttributionError(AssertionError):
     """Internal: effects failed to add up to the change (a bug, never bad input)."""
 

@@ -44,14 +44,24 @@ def node_values(
         DataError: a non-zero number over zero, naming the node and ``describe(row)``.
     """
     values: dict[str, np.ndarray] = {}
+    shape = np.shape(next(iter(sums.values()))) if sums else ()
     for name in tree.order:
         if name in tree.columns:
             values[name] = np.asarray(sums[name], dtype=float)
             continue
         try:
-            values[name] = evaluate_expr(tree.expressions[name], values)
+            # a constant node (the unit weight of a tree without one) has every group's shape
+            with np.errstate(over="ignore"):  # an overflow is reported below, in one line
+                values[name] = np.broadcast_to(evaluate_expr(tree.expressions[name], values),
+                                               shape)
         except ZeroDenominator as exc:
             raise _zero_denominator_error(tree, name, exc, values, describe) from None
+        overflow = np.isinf(values[name])
+        if overflow.any():
+            raise DataError(
+                f"{tree.where(name)}: node '{name}' = {to_text(tree.expressions[name])} is too "
+                f"large for a number (it overflows) in {describe(int(np.flatnonzero(overflow)[0]))}"
+                "; rescale the data (e.g. revenue in thousands)")
     return values
 
 

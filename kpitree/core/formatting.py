@@ -22,11 +22,15 @@ Conventions, so that every output is exact and stable (golden files compare byte
   significant digits show (``−$0.0036``), up to :data:`MAX_DECIMALS`; zero stays ``0.00``, and
   kinds shown in whole units (JPY, whole counts) keep no decimals.
 * Thousands are separated by ``,`` and the decimal mark is ``.``, whatever the locale.
+* ``decimals=`` overrides the kind's default (a table's own choice, :func:`table_decimals`,
+  or the tree's ``decimals:``); ``compact=True`` writes money of a million or more as
+  ``$2.36M`` / ``$1.20B`` (three significant figures).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Literal
 
 Kind = Literal["currency", "percent", "number"]
@@ -48,6 +52,8 @@ __all__ = [
     "format_pct_change",
     "format_value",
     "is_defined",
+    "share_of_change",
+    "table_decimals",
     "value_kind",
 ]
 
@@ -86,7 +92,61 @@ def is_defined(value: object) -> bool:
         return False
 
 
-def format_value(value: float | None, kind: Kind = "number", unit: str | None = None) -> str:
+def default_decimals(kind: Kind, unit: str | None) -> int:
+    """The kind's usual decimals: 1 for percent, 0 for currencies without minor units, else 2."""
+    if kind == "percent":
+        return 1
+    if kind == "currency" and (unit or "").upper() in ZERO_DECIMAL_CURRENCIES:
+        return 0
+    return 2
+
+
+def table_decimals(values: Iterable[float | None], kind: Kind, unit: str | None = None,
+                   fixed: int | None = None) -> int:
+    """One number of decimals for a whole table or chart, from its own ``values`` (changes).
+
+    At least the kind's default, and enough for the largest change to show two significant
+    figures, so the parts of a small change visibly add up (``−€0.024 + −€0.014 = −€0.038``
+    rather than ``−€0.02 + −€0.01 = −€0.04``) and a yen ARPU that moves by ¥0.41 is not
+    ``¥0``. ``fixed`` (the tree's ``decimals:``) wins.
+
+    >>> table_decimals([-0.038, -0.024, -0.014], "currency", "EUR")
+    3
+    >>> table_decimals([4.13, 3.5], "currency", "USD"), table_decimals([0.41], "currency", "JPY")
+    (2, 2)
+    >>> table_decimals([0.41], "currency", "JPY", fixed=0), table_decimals([27500.0], "number")
+    (0, 0)
+    """
+    if fixed is not None:
+        return fixed
+    default = default_decimals(kind, unit)
+    if kind == "percent":
+        return default
+    largest = max((abs(float(v)) for v in values if v is not None and is_defined(v)),
+                  default=0.0)
+    if largest == 0.0:
+        return default
+    if largest >= 1000.0:
+        return 0  # changes in the thousands: cents are noise (``+$12,346``)
+    needed = 1 - math.floor(math.log10(largest))
+    return max(default, min(MAX_DECIMALS, needed))
+
+
+def share_of_change(part: float, delta: float, parts: Iterable[float]) -> str:
+    """``part`` as a percent of ``delta``, or ``n/m`` (not meaningful) when the parts offset
+    each other (one against the change's direction, so shares would exceed 100 %) or the
+    change is zero.
+
+    >>> share_of_change(3.5, 4.13, [3.5, 0.63]), share_of_change(-2.0, 1.0, [-2.0, 3.0])
+    ('84.7 %', 'n/m')
+    """
+    if not delta or any(float(p) * delta < 0 for p in parts):
+        return "n/m"
+    return format_value(part / delta, "percent")
+
+
+def format_value(value: float | None, kind: Kind = "number", unit: str | None = None, *,
+                 decimals: int | None = None, compact: bool = False) -> str:
     """A value of the given kind, without a sign for positives.
 
     >>> format_value(51.2946, "currency", "USD")
@@ -107,11 +167,12 @@ def format_value(value: float | None, kind: Kind = "number", unit: str | None = 
     if not is_defined(value):
         return UNDEFINED
     x = float(value)  # type: ignore[arg-type]
-    text, rounded = _magnitude(abs(x), kind, unit)
+    text, rounded = _magnitude(abs(x), kind, unit, decimals, compact)
     return f"{MINUS if x < 0 and rounded else ''}{text}"
 
 
-def format_change(delta: float | None, kind: Kind = "number", unit: str | None = None) -> str:
+def format_change(delta: float | None, kind: Kind = "number", unit: str | None = None, *,
+                  decimals: int | None = None, compact: bool = False) -> str:
     """A change with an explicit sign; percent changes are in percentage points (``pp``).
 
     >>> format_change(3.6849, "currency", "USD"), format_change(-0.9576, "currency", "USD")
@@ -130,7 +191,7 @@ def format_change(delta: float | None, kind: Kind = "number", unit: str | None =
     if not is_defined(delta):
         return UNDEFINED
     x = float(delta)  # type: ignore[arg-type]
-    text, rounded = _magnitude(abs(x), kind, unit)
+    text, rounded = _magnitude(abs(x), kind, unit, decimals, compact)
     if kind == "percent":
         text = text.removesuffix(" %") + " pp"
     if not rounded:
@@ -177,23 +238,34 @@ def _decimals(magnitude: float, default: int) -> int:
     return max(default, min(MAX_DECIMALS, needed))
 
 
-def _magnitude(x: float, kind: Kind, unit: str | None) -> tuple[str, bool]:
+def _magnitude(x: float, kind: Kind, unit: str | None, fixed: int | None = None,
+               compact: bool = False) -> tuple[str, bool]:
     """Text for ``x ≥ 0`` and whether it is non-zero at the shown precision."""
     match kind:
         case "percent":
             pct = x * 100.0
-            decimals = _decimals(pct, 1)
+            decimals = _decimals(pct, 1)  # percents keep one decimal (``decimals`` is money's)
             return f"{pct:,.{decimals}f} %", round(pct, decimals) != 0
         case "currency":
             code = (unit or "").upper()
-            decimals = _decimals(x, 0 if code in ZERO_DECIMAL_CURRENCIES else 2)
-            number = f"{x:,.{decimals}f}"
+            default = 0 if code in ZERO_DECIMAL_CURRENCIES else 2
+            if compact and x >= 1e6:
+                scaled, suffix = (x / 1e9, "B") if x >= 1e9 else (x / 1e6, "M")
+                places = max(0, 2 - math.floor(math.log10(scaled)))
+                number = f"{scaled:,.{places}f}{suffix}"
+                decimals = 0
+            else:
+                decimals = _decimals(x, default if fixed is None else fixed)
+                number = f"{x:,.{decimals}f}"
             if code in CURRENCY_SYMBOLS:
                 text = f"{CURRENCY_SYMBOLS[code]}{number}"
             else:
                 text = f"{number} {unit}" if unit else number
-            return text, round(x, decimals) != 0
+            return text, x != 0 if compact and x >= 1e6 else round(x, decimals) != 0
         case "number":
-            decimals = 0 if x == int(x) else _decimals(x, 2)
+            if fixed is None:
+                decimals = 0 if x == int(x) else _decimals(x, 2)
+            else:
+                decimals = _decimals(x, fixed)
             return f"{x:,.{decimals}f}", round(x, decimals) != 0
     raise ValueError(f"unknown value kind {kind!r}; kinds: {', '.join(KINDS)}")

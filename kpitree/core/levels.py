@@ -186,3 +186,30 @@ def cell_share_factors(tree: Tree, all_levels: list[Level]) -> list[tuple[np.nda
         absent = (level.values[0][tree.weight][level.cell_group] <= 0,
                   level.values[1][tree.weight][level.cell_group] <= 0)
     return factors
+
+
+def mix_centring(tree: Tree, all_levels: list[Level]) -> list[np.ndarray]:
+    """Per level, ``M·Δw·(R0 + R1)/2``: what centres a segment's mix on its parent's mean rate.
+
+    Subtracting it from any per-segment mix leaves every parent's total unchanged (the shares
+    within a parent sum to 1 in both periods, so ``Σ Δw = 0``) and gives the readable sign of
+    DESIGN.md §3: a move into an above-average segment is positive. ``shapley`` is centred this
+    way by construction (:mod:`kpitree.core.shapley`); :mod:`kpitree.core.lmdi` applies it to
+    its own per-segment mix.
+    """
+    out: list[np.ndarray] = []
+    parent_rates = filled_rates(all_levels[0], tree)
+    parent_scale = np.ones(1)
+    parent_absent = (np.zeros(1, dtype=bool), np.zeros(1, dtype=bool))
+    for depth in range(1, len(all_levels)):
+        level = all_levels[depth]
+        w0, w1 = level.weights(tree)
+        s0, s1 = shares(tree, level, all_levels[depth - 1])
+        s0_eff = np.where(parent_absent[0][level.parent], s1, s0)
+        s1_eff = np.where(parent_absent[1][level.parent], s0, s1)
+        mean_rate = (parent_rates[0][level.parent] + parent_rates[1][level.parent]) / 2
+        out.append(parent_scale[level.parent] * (s1_eff - s0_eff) * mean_rate)
+        parent_rates = filled_rates(level, tree)
+        parent_scale = parent_scale[level.parent] * (s0_eff + s1_eff) / 2
+        parent_absent = (w0 <= 0, w1 <= 0)
+    return out

@@ -25,6 +25,7 @@ from kpitree.core.levels import (
     Paths,
     cell_share_factors,
     filled_driver_values,
+    mix_centring,
     shares,
 )
 from kpitree.core.structure import expand_products
@@ -143,15 +144,23 @@ def lmdi_split(
 
 def lmdi(tree: Tree, all_levels: list[Level]) -> tuple[list[LevelResult], Paths]:
     """LMDI-I for the root: each level's results (mix; rate = everything inside a group) and
-    the cells' rate effects per driver."""
+    the cells' rate effects per driver.
+
+    A segment's LMDI mix ``L(V1, V0)·ln(w1/w0)`` is roughly ``r̄·Δw``: its sign is the sign of
+    the share change whatever the segment's rate. As for ``shapley`` (DESIGN.md §3) each
+    segment's mix is centred on its parent's mean rate (:func:`mix_centring`); every level's
+    and every parent's total is unchanged, so the totals stay LMDI-I's.
+    """
     split = lmdi_split(tree, all_levels)
+    centring = mix_centring(tree, all_levels)
     n_cells = len(all_levels[-1].keys)
     results: list[LevelResult] = []
     inside = sum(split.rate.values(), np.zeros(n_cells))
     for depth in reversed(range(1, len(all_levels))):
         level = all_levels[depth]
         size = len(level.keys)
-        mix = np.bincount(level.cell_group, weights=split.mix[depth - 1], minlength=size)
+        mix = (np.bincount(level.cell_group, weights=split.mix[depth - 1], minlength=size)
+               - centring[depth - 1])
         # A group's "rate" is everything inside it: deeper mix plus its cells' driver effects.
         rate_total = np.bincount(level.cell_group, weights=inside, minlength=size)
         results.append(LevelResult(level, shares(tree, level, all_levels[depth - 1]), mix,

@@ -12,11 +12,13 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
 
 import pandas as pd
 
-from kpitree.core import views
+from kpitree.core import jsontext, views
 from kpitree.core.errors import MissingExtraError, RenderError
 
 if TYPE_CHECKING:  # the core never imports rendering at runtime
@@ -33,6 +35,48 @@ def _number(value: float) -> float | None:
     """JSON has no NaN: an undefined value (absent segment) is null."""
     # ``+ 0.0`` turns −0.0 into 0.0, so JSON never shows "-0.0".
     return None if value is None or math.isnan(value) else float(value) + 0.0
+
+
+def segment_effects(row: Any) -> dict[str, float | None]:
+    """A segment's ``effects`` in the JSON (DESIGN.md §4): each the sum of its effects rows.
+
+    ``mix`` (its own level), ``inner_mix`` (the deeper levels inside it), ``rate`` (its cells'
+    drivers), ``interaction`` (its own level, sequential) and ``inner_interaction`` (deeper
+    levels, sequential); ``total`` is their sum, the segment's whole change.
+    """
+    return _effects_entry(tuple(float(getattr(row, name, 0.0) or 0.0)
+                                for name in SEGMENT_EFFECTS))
+
+
+SEGMENT_EFFECTS = ("mix", "inner_mix", "rate", "interaction", "inner_interaction")
+
+
+def _effects_entry(values: tuple[float, ...]) -> dict[str, float | None]:
+    """The ``effects`` entry of one segment from its values in :data:`SEGMENT_EFFECTS` order."""
+    out = {name: _number(value) for name, value in zip(SEGMENT_EFFECTS, values, strict=True)}
+    out["total"] = _number(math.fsum(values))
+    return out
+
+
+def segments_effects(frame: pd.DataFrame) -> list[dict[str, float | None]]:
+    """:func:`segment_effects` of every row of ``frame``, column by column (no row objects)."""
+    columns = []
+    for name in SEGMENT_EFFECTS:
+        if name in frame.columns:
+            columns.append([0.0 if v is None else float(v or 0.0) for v in frame[name].tolist()])
+        else:
+            columns.append([0.0] * len(frame))
+    return [_effects_entry(values) for values in zip(*columns, strict=True)]
+
+
+def _numbers(column: pd.Series) -> list[float | None]:
+    """:func:`_number` of every value of a column, vectorised (NaN → None, −0.0 → 0.0)."""
+    values = column.to_numpy(dtype=float, na_value=math.nan) + 0.0
+    out: list[float | None] = values.tolist()
+    if math.isnan(values.sum()):  # cheap test; only then look for the NaNs
+        for index in (values != values).nonzero()[0].tolist():
+            out[index] = None
+    return out
 
 
 class AttributionError(AssertionError):
@@ -117,6 +161,8 @@ class Explanation:
             (what the tree image draws).
         intervals: bootstrap intervals of the totals and effects, when asked for
             (:func:`kpitree.analysis.bootstrap.with_intervals`); ``None`` otherwise.
+        notes: conventions and caveats every view shows with the numbers (what a rolled-up
+            quarter's ratio means, an incomplete period compared anyway); JSON ``notes``.
     """
 
     tree: Tree = field(repr=False, compare=False)
@@ -128,6 +174,8 @@ class Explanation:
     segments: pd.DataFrame = field(repr=False, compare=False)
     parts: pd.DataFrame = field(repr=False, compare=False)
     intervals: Intervals | None = field(default=None, repr=False, compare=False)
+    # Conventions and caveats to show with the numbers (e.g. what a quarter's ARPU means).
+    notes: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_adds_up(self.effects, self.delta, (self.base.value, self.compare.value),
@@ -160,26 +208,45 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """The DESIGN.md §4 contract as plain Python (full precision, no rounding)."""
-        segments = []
-        for row in self.segments.itertuples(index=False):
-            segments.append({
-                "segment": dict(row.segment), "level": row.level, "status": row.status,
-                "base": {"share": row.base_share, "value": _number(row.base_value),
-                         "weight": row.base_weight},
-                "compare": {"share": row.compare_share, "value": _number(row.compare_value),
-                            "weight": row.compare_weight},
-                "effects": {"mix": row.mix, "rate": row.rate, "interaction": row.interaction},
-            })
+        with jsontext.building():
+            return self._document()
+
+    def _document(self) -> dict[str, Any]:
+        """:meth:`to_dict`'s work, built column by column."""
+        # Column by column (lists of plain values), never row by row: a result may hold
+        # 100,000 segments. The keys and values are those of the contract, in its order.
+        table = self.segments
+        segments = [
+            {"segment": dict(segment), "level": level, "status": status,
+             "base": {"share": base_share, "value": base_value, "weight": base_weight},
+             "compare": {"share": compare_share, "value": compare_value,
+                         "weight": compare_weight},
+             "effects": effects_entry}
+            for (segment, level, status, base_share, base_value, base_weight, compare_share,
+                 compare_value, compare_weight, effects_entry) in zip(
+                table["segment"].tolist(), table["level"].tolist(), table["status"].tolist(),
+                table["base_share"].tolist(), _numbers(table["base_value"]),
+                table["base_weight"].tolist(), table["compare_share"].tolist(),
+                _numbers(table["compare_value"]), table["compare_weight"].tolist(),
+                segments_effects(table), strict=True)
+        ]
+        rows = self.effects
+        dims = [(d, rows[d].tolist()) for d in self.by]
+        where = [{d: values[i] for d, values in dims if values[i] is not None}
+                 for i in range(len(rows))]
         effects = []
-        for row in self.effects.itertuples(index=False):
-            item: dict[str, Any] = {"kind": row.kind}
-            if row.kind != "rate":
-                item["level"] = row.level
-            segment = {d: getattr(row, d) for d in self.by if getattr(row, d) is not None}
-            item.update({"segment": segment, "path": list(row.path), "label": row.label,
-                         "value": _number(row.value)})
+        for kind, level, segment, path, label, value in zip(
+                rows["kind"].tolist(), rows["level"].tolist(), where, rows["path"].tolist(),
+                rows["label"].tolist(), _numbers(rows["value"]), strict=True):
+            item: dict[str, Any] = {"kind": kind}
+            if kind != "rate":
+                item["level"] = level
+            item["segment"] = segment
+            item["path"] = list(path)
+            item["label"] = label
+            item["value"] = value
             effects.append(item)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"notes": list(self.notes)} if self.notes else {}
         if self.intervals is not None:
             bounds = self.intervals.effects
             for item, low, high, noise in zip(effects, bounds["low"], bounds["high"],
@@ -215,12 +282,27 @@ class Explanation:
 
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON output contract (DESIGN.md §4)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        if indent is None:
+            return json.dumps(self.to_dict(), allow_nan=False)
+        return jsontext.dumps(self.to_dict(), indent=indent)
 
-    def render(self, path: str | None = None, *, format: str | None = None) -> bytes:
+    @overload
+    def render(self, path: None = None, *, format: str | None = None,
+               **options: Any) -> bytes: ...
+    @overload
+    def render(self, path: str | PathLike[str], *, format: str | None = None,
+               **options: Any) -> Path: ...
+    def render(self, path: str | PathLike[str] | None = None, *, format: str | None = None,
+               **options: Any) -> bytes | Path:
         """Render the annotated tree image (PNG, SVG or PDF); see
-        :func:`kpitree.present.tree_image.render_explanation`."""
-        return views.show("tree_image", self, path, format=format)
+        :func:`kpitree.present.tree_image.render_explanation` (``options``: its ``dpi`` and
+        ``layout``).
+
+        With ``path`` the image is written there and the path is returned (a notebook then
+        shows the file name, not the bytes); without, the image's bytes are returned.
+        """
+        data = views.show("tree_image", self, path, format=format, **options)
+        return data if path is None else Path(path)
 
     def plot_bridge(self, path: str | None = None, *, rate_by: str = "component",
                     top: int | None = None) -> Any:

@@ -23,6 +23,7 @@ import pandas as pd
 from kpitree.core.cells import Cells, check_dims
 from kpitree.core.data import DataSource, check_period, checked_numbers, read_for_tree, row_name
 from kpitree.core.errors import DataError
+from kpitree.core.period_labels import period_text
 from kpitree.core.tree import Tree
 
 
@@ -82,10 +83,14 @@ def load_rows(
     """
     dims = list(dims)
     check_dims(dims, period_column)
+    tree.check_segments(dims)
     frame, name, offset = read_for_tree(data, tree, dims=dims, period_column=period_column)
 
-    period_codes, period_labels = _factorize(frame[period_column], period_column, name, offset)
+    text, declared = period_text(frame[period_column])
+    period_codes, period_labels = _factorize(text, period_column, name, offset)
     present = pd.DataFrame({period_column: list(period_labels)})
+    if declared is not None:
+        present.attrs["period_order"] = declared
     chosen = [check_period(present, p, name, period_column) for p in (base, compare)]
     index = {label: i for i, label in enumerate(period_labels)}
     code0, code1 = index[chosen[0]], index[chosen[1]]

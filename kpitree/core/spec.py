@@ -19,11 +19,13 @@ import yaml
 
 from kpitree.core.definitions import DataDefinition, parse_data_section
 from kpitree.core.errors import Problem, TreeError, did_you_mean
+from kpitree.core.safety import control_characters
 
 MAX_TREE_FILE_BYTES = 1_000_000
 
-TREE_KEYS = ("name", "title", "description", "root", "weight", "segments", "unit", "nodes",
-             "data")
+TREE_KEYS = ("name", "title", "description", "root", "weight", "segments", "unit", "decimals",
+             "nodes", "data")
+MAX_DECIMALS_OPTION = 6
 NODE_KEYS = ("label", "column", "formula", "format", "description")
 NODE_FORMATS = ("currency", "percent", "number")
 
@@ -61,6 +63,9 @@ class TreeSpec:
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
     # The optional `data:` section (raw-event definitions, see kpitree.core.definitions).
     data: DataDefinition | None = None
+    # `decimals:` fixes the decimals of every money and number figure in every view (None:
+    # each table or chart chooses from its own values, kpitree.core.formatting.table_decimals).
+    decimals: int | None = None
 
     def where(self, line: int | None = None) -> str:
         """``file:line`` for messages (just ``file`` when the line is unknown)."""
@@ -104,7 +109,14 @@ def _plain(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
     """Convert a composed YAML node to plain Python, rejecting duplicate keys."""
     if isinstance(node, yaml.ScalarNode):
         # Implicitly resolved scalars only (tags were refused while composing).
-        return loader.construct_object(node, deep=True)
+        if node.tag == "tag:yaml.org,2002:merge":
+            raise _Located(node.start_mark.line + 1, "YAML merge keys ('<<') are not allowed in "
+                                                     "tree files; write the keys out in full")
+        try:
+            return loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "a value YAML cannot read"
+            raise _Located(node.start_mark.line + 1, f"{problem}; quote the value") from None
     if isinstance(node, yaml.SequenceNode):
         return [_plain(item, loader) for item in node.value]
     if isinstance(node, yaml.MappingNode):
@@ -122,7 +134,10 @@ def _plain(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
 
 def _compose(text: str, source: str) -> tuple[Any, dict[str, int]]:
     """Compose and convert YAML text; return the data and the line of each node name."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise TreeError(_unreadable(text, exc, source)) from None
     try:
         root = loader.get_single_node()
     except RecursionError:
@@ -158,6 +173,16 @@ def _compose(text: str, source: str) -> tuple[Any, dict[str, int]]:
     return data, lines
 
 
+def _unreadable(text: str, exc: yaml.reader.ReaderError, source: str) -> str:
+    """The message for a character YAML refuses to read (a NUL byte, a control character)."""
+    position = max(0, min(int(exc.position), len(text)))
+    line = text.count("\n", 0, position) + 1
+    character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    shown = "a NUL byte" if character == "\0" else f"the control character {character!r}"
+    return (f"{source}:{line}: {shown} is not allowed in a tree file; remove it (is this the "
+            "right file?)")
+
+
 def parse_tree_text(text: str, source: str = "<tree>") -> TreeSpec:
     """Parse tree-file text into a :class:`TreeSpec` (shape checks only).
 
@@ -189,13 +214,26 @@ def parse_tree_text(text: str, source: str = "<tree>") -> TreeSpec:
         if not isinstance(value, str):
             report(f"'{key}' must be a text value, not {value!r}", "@" + key)
             return default
+        if control_characters(value.replace("\n", "").replace("\t", "")
+                              if key == "description" else value):
+            report(f"'{key}' holds control characters "
+                   f"({', '.join(control_characters(value))}); remove them", "@" + key)
+            return default
         return value
 
     root = text_field("root", required=True)
-    weight = text_field("weight", required=True)
+    # DESIGN §1: with no segments any formula root is decomposed through its formula alone,
+    # so the weight is required only when the file declares segments.
+    weight = text_field("weight", required=bool(data.get("segments")))
     name = text_field("name", required=False, default=Path(source).stem)
     title = text_field("title", required=False, default=name)
     unit = text_field("unit", required=False)
+    decimals = data.get("decimals")
+    if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int)
+                                 or not 0 <= decimals <= MAX_DECIMALS_OPTION):
+        report(f"'decimals' must be a whole number from 0 to {MAX_DECIMALS_OPTION}, not "
+               f"{decimals!r}", "@decimals")
+        decimals = None
     description = text_field("description", required=False)
 
     raw_segments = data.get("segments", [])
@@ -238,6 +276,7 @@ def parse_tree_text(text: str, source: str = "<tree>") -> TreeSpec:
         description=description,
         lines=lines,
         data=data_definition,
+        decimals=decimals,
     )
 
 
@@ -283,13 +322,24 @@ def _node_spec(name: str, body: Any, line: int, report: Callable[[str], None]) -
                f".{did_you_mean(fmt, NODE_FORMATS)}")
         fmt = None
     label = body.get("label", name)
+    if isinstance(label, bool) or not isinstance(label, str | int | float):
+        report(f"node '{name}': 'label' must be text like 'Active users', not {label!r}")
+        label = name
+    elif control_characters(str(label)):
+        report(f"node '{name}': 'label' holds control characters "
+               f"({', '.join(control_characters(str(label)))}); remove them")
+        label = name
+    description = body.get("description", "")
+    if not isinstance(description, str | int | float) or isinstance(description, bool):
+        report(f"node '{name}': 'description' must be text")
+        description = ""
     return NodeSpec(
         name=name,
         label=str(label),
         column=column,
         formula=None if formula is None else str(formula),
         format=fmt,
-        description=str(body.get("description", "")),
+        description=str(description),
         line=line,
     )
 

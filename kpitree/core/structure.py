@@ -154,9 +154,40 @@ class _StructureBuilder:
         label: Callable[[str], str],
     ) -> None:
         self.columns, self.expressions, self.label = columns, expressions, label
+        self.additive = {name for name in expressions if self._is_additive(name, set())}
+
+    def _is_additive(self, name: str, seen: set[str]) -> bool:
+        """Whether a formula node is a sum or difference of columns (``free + paid``): it adds
+        up over rows like a column, so a formula over it and columns is still a driver."""
+        if name in self.columns:
+            return True
+        if name in seen or name not in self.expressions:
+            return False
+        flat = _flatten(self.expressions[name])
+        terms = [(1.0, flat)] if isinstance(flat, Ref) else (
+            flat.terms if isinstance(flat, _Sum) and flat.constant == 0.0 else None)
+        return terms is not None and all(
+            isinstance(t, Ref) and self._is_additive(t.name, seen | {name}) for _, t in terms)
 
     def column_only(self, expr: Expr) -> bool:
-        return all(ref in self.columns for ref in references(expr))
+        """Whether ``expr`` uses only columns and additive nodes (see :meth:`_is_additive`)."""
+        return all(ref in self.columns or ref in self.additive for ref in references(expr))
+
+    def inline(self, expr: Expr) -> Expr:
+        """``expr`` with every additive formula node replaced by its formula (down to columns),
+        so a driver is evaluated on the column sums alone."""
+        match expr:
+            case Ref(name) if name in self.additive and name not in self.columns:
+                return self.inline(self.expressions[name])
+            case BinOp(op, left, right):
+                return BinOp(op, self.inline(left), self.inline(right))
+            case Neg(operand):
+                return Neg(self.inline(operand))
+        return expr
+
+    def driver(self, path: tuple[str, ...], expr: Expr, label: str) -> Driver:
+        """A driver over the column sums (additive nodes inlined)."""
+        return Driver(path, self.inline(expr), label)
 
     def sum_of(self, expr: Expr) -> tuple[tuple[str, ...], _Sum] | None:
         """If ``expr`` is a sum (inline or a named formula node), return (path suffix, sum)."""
@@ -175,8 +206,11 @@ class _StructureBuilder:
         if name in self.columns:
             return Driver(here, Ref(name), self.label(name))
         expr = self.expressions[name]
-        if self.column_only(expr) and self.distributed(expr, here) is None:
-            return Driver(here, expr, self.label(name))
+        # DESIGN §1: the sugar splits a numerator that is a *named* sum node; a node the user
+        # wrote with an inline sum, ``str_1: (A_11 + A_12) / total``, stays one driver with its
+        # own label (only the root's own formula distributes an inline sum).
+        if self.column_only(expr) and self.distributed(expr, here, inline=not path) is None:
+            return self.driver(here, expr, self.label(name))
         return self.part_for_expr(expr, here)
 
     def part_for_expr(self, expr: Expr, path: tuple[str, ...]) -> Part:
@@ -203,10 +237,11 @@ class _StructureBuilder:
         if isinstance(expr, Ref):
             return self.part_for_ref(expr.name, path)
         if self.column_only(expr) and self.distributed(expr, path) is None:
-            return Driver((*path, to_text(expr)), expr, to_text(expr))
+            return self.driver((*path, to_text(expr)), expr, to_text(expr))
         return self.part_for_expr(expr, path)
 
-    def distributed(self, expr: Expr, path: tuple[str, ...]) -> Part | None:
+    def distributed(self, expr: Expr, path: tuple[str, ...], *,
+                    inline: bool = True) -> Part | None:
         """Distribute ``(a + b) · rest`` into ``a·rest + b·rest`` when ``rest`` is column-only.
 
         This is DESIGN.md's sugar: ``revenue / users`` with ``revenue = base + addon + usage``
@@ -221,6 +256,8 @@ class _StructureBuilder:
         if len(sums) != 1:
             return None
         index, (suffix, flat_sum) = sums[0]
+        if not suffix and not inline:
+            return None
         rest = [factor for i, factor in enumerate(factors) if i != index]
         if not rest or not all(self.column_only(f) for _, f in rest):
             return None
@@ -233,7 +270,7 @@ class _StructureBuilder:
             component = _product_expr([(1, term), *rest], coefficient)
             if isinstance(term, Ref) and term.name in self.columns:
                 label = f"{self.label(term.name)} / {self._rest_label(rest)}"
-                parts.append((sign, Driver((*here, term.name), component, label)))
+                parts.append((sign, self.driver((*here, term.name), component, label)))
             elif isinstance(term, Ref):
                 parts.append((sign, self._distributed_named(term.name, rest, coefficient, here)))
             else:
@@ -247,7 +284,7 @@ class _StructureBuilder:
         inner = _product_expr([(1, self.expressions[name]), *rest], coefficient)
         here = (*path, name)
         if self.column_only(inner) and self.distributed(inner, here) is None:
-            return Driver(here, inner, f"{self.label(name)} / {self._rest_label(rest)}")
+            return self.driver(here, inner, f"{self.label(name)} / {self._rest_label(rest)}")
         return self.part_for_expr(inner, here)
 
     def _rest_label(self, rest: list[tuple[int, Expr]]) -> str:
@@ -259,7 +296,7 @@ class _StructureBuilder:
 
 def build_structure(
     root: str, *, columns: Collection[str], expressions: Mapping[str, Expr],
-    label: Callable[[str], str],
+    label: Callable[[str], str], split_root: bool = False,
 ) -> Part:
     """The driver structure under ``root``.
 
@@ -268,13 +305,19 @@ def build_structure(
         columns: the column nodes (a column is a driver when a formula uses it as a term).
         expressions: every formula node's parsed formula.
         label: a node's label (drivers are labelled with it).
+        split_root: split a root written over columns only into its terms (``crude = alpha *
+            beta``: the drivers are the columns) instead of making it one driver. Used for a
+            root that is no weighted average, decomposed through its formula alone.
 
     Raises:
         FormulaError: a formula divides by the constant 0.
         RecursionError: the formulas nest deeper than Python's recursion limit (the caller
             words this for the tree file).
     """
-    return _StructureBuilder(columns, expressions, label).part_for_ref(root, ())
+    builder = _StructureBuilder(columns, expressions, label)
+    if split_root and root in expressions:
+        return builder.part_for_expr(expressions[root], (root,))
+    return builder.part_for_ref(root, ())
 
 
 def all_parts(part: Part) -> list[Part]:

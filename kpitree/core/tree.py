@@ -10,8 +10,8 @@ data (see :mod:`kpitree.core.data`) and numbers (see :mod:`kpitree.core.evaluate
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -31,12 +31,18 @@ from kpitree.core.expr import (
     references,
     to_text,
 )
+from kpitree.core.periods import Period
 from kpitree.core.spec import NodeSpec, TreeSpec, parse_tree_text, read_tree_spec
 from kpitree.core.structure import Driver, Linear, Part, Product, build_structure, leaves
 
 # The part types live in kpitree.core.structure; they stay importable from here.
-__all__ = ["Driver", "Linear", "Part", "Product", "Tree", "build_tree", "load_tree",
-           "tree_from_text"]
+__all__ = ["UNIT_WEIGHT", "Driver", "Linear", "Part", "Product", "Tree", "build_tree",
+           "load_tree", "tree_from_text"]
+
+# The weight of a tree written without one (DESIGN §1: a root decomposed through its formula
+# alone, no segments): the constant 1, so every period weighs the same. Not a valid node name
+# in a file, so it never clashes with the user's nodes.
+UNIT_WEIGHT = "(unit weight)"
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,32 @@ class Tree:
     expressions: Mapping[str, Expr]
     graph: nx.DiGraph = field(compare=False, hash=False, repr=False)
     structure: Part = field(compare=False, hash=False, repr=False)
+    # Why the root is no weighted average over segments (None when it is): such a tree is
+    # decomposed through its formula alone and refused as soon as segments are asked for.
+    not_averaged: str | None = field(default=None, compare=False, hash=False, repr=False)
+
+    def with_period(self, kind: str) -> Tree:
+        """This tree with its ``data.period`` set to ``month``, ``quarter`` or ``year`` (the
+        CLI's ``--period`` on raw events: no need to edit the file).
+
+        Raises:
+            TreeError: the tree has no ``data:`` section.
+        """
+        if self.spec.data is None:
+            raise TreeError(f"{self.spec.source}: --period {kind} on raw events needs the "
+                            "tree's data: section")
+        data = replace(self.spec.data, period=Period(kind))
+        return replace(self, spec=replace(self.spec, data=data))
+
+    def check_segments(self, dims: Sequence[str]) -> None:
+        """Refuse segments for a root that is no weighted average (DESIGN.md §1).
+
+        Raises:
+            TreeError: ``dims`` is not empty and the root cannot be split into segments.
+        """
+        if dims and self.not_averaged is not None:
+            raise TreeError(f"{self.not_averaged}; segments ({', '.join(dims)}) need a root "
+                            "that is a weighted average — explain it without --by")
 
     @property
     def name(self) -> str:
@@ -69,7 +101,13 @@ class Tree:
 
     @property
     def weight(self) -> str:
-        return self.spec.weight
+        """The weight node (:data:`UNIT_WEIGHT` when the file has none)."""
+        return self.spec.weight or UNIT_WEIGHT
+
+    @property
+    def decimals(self) -> int | None:
+        """The tree's ``decimals:`` (every money and number figure), or ``None``."""
+        return self.spec.decimals
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -113,6 +151,8 @@ class Tree:
 
     def label(self, node: str) -> str:
         spec = self.nodes.get(node)
+        if spec is None and node == UNIT_WEIGHT:
+            return "Weight (none: 1 per period)"
         return spec.label if spec else node
 
     def format_of(self, node: str) -> str | None:
@@ -171,6 +211,9 @@ def build_tree(spec: TreeSpec) -> Tree:
             )
 
     graph: nx.DiGraph = nx.DiGraph()
+    if not spec.weight:
+        expressions[UNIT_WEIGHT] = Const(1.0)
+        graph.add_node(UNIT_WEIGHT, label=UNIT_WEIGHT, kind="formula", formula="1")
     for node in spec.nodes:
         graph.add_node(
             node.name,
@@ -229,8 +272,23 @@ def build_tree(spec: TreeSpec) -> Tree:
             "(hundreds of levels); flatten the tree"
         ) from None
     tree = Tree(spec=spec, expressions=expressions, graph=graph, structure=structure)
-    _check_weighted_average(tree)
-    return tree
+    if not spec.weight:
+        reason = (f"{spec.where(spec.lines.get('@root'))}: the tree has no 'weight', so its "
+                  f"root '{spec.root}' cannot be averaged over segments; add e.g. "
+                  "'weight: users'")
+    else:
+        try:
+            _check_weighted_average(tree)
+        except TreeError as exc:
+            if spec.segments:  # the file asks for segments: refuse now
+                raise
+            reason = str(exc)
+        else:
+            return tree
+    # No weighted average: the root is decomposed through its formula alone (DESIGN §1).
+    structure = build_structure(spec.root, columns=tree.columns, expressions=expressions,
+                                label=tree.label, split_root=True)
+    return replace(tree, structure=structure, not_averaged=reason)
 
 
 def _check_weighted_average(tree: Tree) -> None:
@@ -290,11 +348,12 @@ def _divides_by_constant_zero(expr: Expr) -> bool:
 def _node_values(tree: Tree, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Evaluate every node from column-node arrays (used by validation only)."""
     values: dict[str, np.ndarray] = {}
+    shape = np.shape(next(iter(columns.values()))) if columns else ()
     for name in tree.order:
         values[name] = (
             np.asarray(columns[name], dtype=float)
             if name in tree.columns
-            else evaluate(tree.expressions[name], values)
+            else np.broadcast_to(evaluate(tree.expressions[name], values), shape)
         )
     return values
 

@@ -14,6 +14,7 @@ missing one is a one-line install hint.
 from __future__ import annotations
 
 import glob as globbing
+import importlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import pandas as pd
 
 from kpitree.core.errors import DataError, KpitreeError, did_you_mean, listing
 from kpitree.core.optional import require
+from kpitree.core.safety import redact_url, redact_urls
 
 FILE_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
@@ -47,6 +49,30 @@ class Source:
     name: str
     tables: dict[str, str] = field(default_factory=dict)
     spark: Any = None
+    parquet: dict[str, list[str]] = field(default_factory=dict)  # role → its Parquet files
+
+    def null_count(self, role: str, column: str) -> int | None:
+        """NULLs in ``column`` of the ``role`` table, from the Parquet files' footers.
+
+        Exact and free (no scan): every row group's statistics count its NULLs. None when the
+        table is not Parquet files read by DuckDB, or a row group has no statistics — then the
+        caller counts with a query.
+        """
+        files = self.parquet.get(role)
+        if not files or self.engine != "duckdb":
+            return None
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        try:
+            rows = self.backend.con.execute(
+                f"SELECT count(*), count(stats_null_count), sum(stats_null_count) "
+                f"FROM parquet_metadata([{listed}]) WHERE path_in_schema = ?", [column]
+            ).fetchall()
+        except Exception:  # no metadata function (old DuckDB): count with a query instead
+            return None
+        groups, with_stats, nulls = rows[0]
+        if not groups or groups != with_stats:
+            return None
+        return int(nulls or 0)
 
     def close(self) -> None:
         """Close the engine connection (a Spark session passed in stays the caller's)."""
@@ -124,6 +150,7 @@ def connect(
     users: Any = None,
     engine: str | None = None,
     spark: Any = None,
+    master: str | None = None,
 ) -> Source:
     """Open a raw source.
 
@@ -133,9 +160,15 @@ def connect(
             May be omitted when ``events`` and ``users`` are given.
         events, users: each a CSV/Parquet file, folder or glob, a pandas DataFrame, or — with a
             database or Spark — a table name (overrides the tree's ``data.*.table``).
-        engine: ``duckdb`` (default for files and DataFrames) or ``spark`` (files read by a
-            local Spark session, or ``spark`` given); implied by a URL or a DuckDB file.
+        engine: ``duckdb`` (default for files and DataFrames), ``spark`` (files read by a
+            Spark session: ``spark`` or ``master`` given, else a local one), or the name of
+            another ibis backend (``polars``, ``sqlite``, …), which is attempted: the files
+            are registered with it and the same query runs there (its result is the same to
+            the cent wherever the backend supports the query; an unsupported operation is a
+            one-line error). Implied by a URL or a DuckDB file.
         spark: an existing SparkSession (its time zone is set to UTC).
+        master: a Spark master URL (``spark://host:7077``, ``local[4]``, ``yarn``): a session
+            is started there (implies ``engine="spark"``).
 
     Raises:
         SourceError: a missing file, an unknown scheme or engine, a file that cannot be read.
@@ -146,20 +179,17 @@ def connect(
         >>> source = connect("out/events_10m")  # doctest: +SKIP
         >>> source = connect("postgresql://me@localhost/shop")  # doctest: +SKIP
     """
-    if spark is not None:
+    if spark is not None or master is not None:
         engine = "spark"
     text = None if data is None else str(data)
-    if engine is not None and engine not in ENGINES:
-        raise SourceError(f"unknown engine '{engine}'.{did_you_mean(engine, ENGINES)} "
-                          f"Engines: {', '.join(ENGINES)}")
+    if engine == "postgres":
+        raise SourceError("--engine postgres: give the database as a postgresql://… URL")
     if text is not None and text.startswith(("postgres://", "postgresql://")):
         return _postgres(text, events, users)
     if text is not None and text.endswith(DUCKDB_SUFFIXES):
         return _duckdb_file(text, events, users)
     if text is not None and "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise SourceError(f"{text}: unsupported database URL scheme '{scheme}://'; use "
-                          "postgresql://…, a DuckDB file, or Parquet/CSV files")
+        return _ibis_url(text, events, users)
     roles: dict[str, Any] = {"events": events, "users": users}
     if text is not None:
         folder = Path(text)
@@ -177,8 +207,23 @@ def connect(
         if value is None:
             raise SourceError(f"no {role} given: pass a folder, or both events and users")
     if engine == "spark":
-        return _spark_files(roles, spark, text or "files")
+        return _spark_files(roles, spark if spark is not None else spark_session(
+            master or "local[2]"), text or "files")
+    if engine is not None and engine != "duckdb":
+        return _other_files(roles, engine, text or "files")
     return _duckdb_files(roles, text or "files")
+
+
+def _backend(name: str) -> Any:
+    """ibis's ``name`` backend, imported directly.
+
+    ``ibis.duckdb`` finds its backend through the installed packages' entry points, which
+    reads the metadata of every installed distribution (0.3 s on a full environment, paid by
+    every command); the backend's module is where that lookup ends anyway.
+    """
+    require("ibis", purpose=RAW_SOURCES)
+    module = importlib.import_module(f"ibis.backends.{name}")
+    return module.Backend()
 
 
 def _quiet(backend: Any) -> Any:
@@ -189,10 +234,11 @@ def _quiet(backend: Any) -> Any:
 
 
 def _duckdb_files(roles: dict[str, Any], name: str) -> Source:
-    ibis = require("ibis", purpose=RAW_SOURCES)
+    require("ibis", purpose=RAW_SOURCES)
     require("duckdb", purpose=RAW_SOURCES)
-    backend = _quiet(ibis.duckdb.connect())
+    backend = _quiet(_backend("duckdb").connect())
     tables: dict[str, str] = {}
+    parquet: dict[str, list[str]] = {}
     for role, value in roles.items():
         view = f"kpitree_{role}"
         if isinstance(value, pd.DataFrame):
@@ -205,27 +251,87 @@ def _duckdb_files(roles: dict[str, Any], name: str) -> Source:
             try:
                 if kind == "parquet":
                     backend.read_parquet(files, table_name=view)
+                    parquet[role] = files
                 else:
                     backend.read_csv(files, table_name=view)
             except Exception as exc:
                 raise SourceError(f"{value}: cannot be read as {kind}: "
                                   f"{str(exc).splitlines()[0]}") from None
         tables[role] = view
-    return Source(backend, "duckdb", name, tables)
+    return Source(backend, "duckdb", name, tables, parquet=parquet)
 
 
 def _duckdb_file(path: str, events: Any, users: Any) -> Source:
-    ibis = require("ibis", purpose=RAW_SOURCES)
+    require("ibis", purpose=RAW_SOURCES)
     require("duckdb", purpose=RAW_SOURCES)
     if not Path(path).is_file():
         raise SourceError(f"{path}: DuckDB database file not found")
     try:
-        backend = _quiet(ibis.duckdb.connect(path, read_only=True))
+        backend = _quiet(_backend("duckdb").connect(path, read_only=True))
     except Exception as exc:
         raise SourceError(f"{path}: cannot be opened with DuckDB: "
                           f"{str(exc).splitlines()[0]}") from None
     tables = {k: str(v) for k, v in (("events", events), ("users", users)) if v is not None}
     return Source(backend, "duckdb", path, tables)
+
+
+def _other_backend(engine: str) -> Any:
+    """The ibis backend module named ``engine``, or a one-line error naming what to install."""
+    ibis = require("ibis", purpose=RAW_SOURCES)
+    try:
+        return getattr(ibis, engine)
+    except ImportError:
+        raise SourceError(f"--engine {engine}: ibis's {engine} backend is not installed: "
+                          f"pip install 'ibis-framework[{engine}]'") from None
+    except AttributeError:
+        raise SourceError(f"--engine {engine}: not an ibis backend "
+                          f"(e.g. {', '.join(ENGINES)}, polars, sqlite, datafusion)") from None
+
+
+def _other_files(roles: dict[str, Any], engine: str, name: str) -> Source:
+    """Files or DataFrames registered with another ibis backend (attempted, not promised)."""
+    backend = _other_backend(engine).connect()
+    tables: dict[str, str] = {}
+    for role, value in roles.items():
+        view = f"kpitree_{role}"
+        try:
+            if isinstance(value, pd.DataFrame):
+                backend.create_table(view, value)
+            else:
+                files = _files(str(value))
+                if not files:
+                    raise SourceError(f"{value}: no files match (the {role}); check the path "
+                                      "or glob")
+                kind = _file_kind(files, str(value))
+                reader = getattr(backend, f"read_{kind}", None)
+                if reader is not None:
+                    reader(files if len(files) > 1 else files[0], table_name=view)
+                else:  # a backend without file readers gets the rows as one Arrow table
+                    import pyarrow.dataset as ds
+
+                    data = ds.dataset(files, format=kind).to_table()
+                    backend.create_table(view, data)
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise SourceError(f"{value}: the {engine} backend cannot read it: "
+                              f"{str(exc).strip().splitlines()[0]}") from None
+        tables[role] = view
+    return Source(backend, engine, name, tables)
+
+
+def _ibis_url(url: str, events: Any, users: Any) -> Source:
+    """A database URL of another ibis backend (``mysql://…``, ``sqlite:///…``), attempted."""
+    ibis = require("ibis", purpose=RAW_SOURCES)
+    scheme = url.split("://", 1)[0]
+    try:
+        backend = ibis.connect(url)
+    except Exception as exc:
+        raise SourceError(f"{_safe(url)}: cannot open '{scheme}://' through ibis "
+                          f"({redact_urls(_first_line(exc))}); use postgresql://…, a DuckDB "
+                          "file, or Parquet/CSV files") from None
+    tables = {k: str(v) for k, v in (("events", events), ("users", users)) if v is not None}
+    return Source(backend, getattr(backend, "name", scheme), _safe(url), tables)
 
 
 def _postgres(url: str, events: Any, users: Any) -> Source:
@@ -235,19 +341,21 @@ def _postgres(url: str, events: Any, users: Any) -> Source:
         backend = ibis.connect(url)
     except Exception as exc:
         raise SourceError(f"{_safe(url)}: cannot connect to PostgreSQL: "
-                          f"{str(exc).strip().splitlines()[0]}") from None
+                          f"{redact_urls(_first_line(exc))}") from None
     tables = {k: str(v) for k, v in (("events", events), ("users", users)) if v is not None}
     return Source(backend, "postgres", _safe(url), tables)
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (drivers' messages run over several)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _safe(url: str) -> str:
-    """A URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}@{host}"
-    return url
+    """A URL without its password or secret query parameters, for messages
+    (:func:`kpitree.core.safety.redact_url`)."""
+    return redact_url(url)
 
 
 def spark_session(master: str = "local[2]") -> Any:
@@ -262,20 +370,25 @@ def spark_session(master: str = "local[2]") -> Any:
 
 
 def _spark_files(roles: dict[str, Any], spark: Any, name: str) -> Source:
-    ibis = require("ibis", purpose=RAW_SOURCES)
-    session = spark if spark is not None else spark_session()
+    require("ibis", purpose=RAW_SOURCES)
+    session = spark
     session.conf.set("spark.sql.session.timeZone", "UTC")
-    backend = ibis.pyspark.connect(session)
+    backend = _backend("pyspark").connect(session)
     tables: dict[str, str] = {}
     present = set(backend.list_tables())
     for role, value in roles.items():
         if isinstance(value, str) and value in present:
             tables[role] = value
             continue
-        files = _files(str(value))
-        if not files:
-            raise SourceError(f"{value}: no files match (the {role}); check the path or glob")
-        kind = _file_kind(files, str(value))
+        if "://" in str(value):  # cluster storage (hdfs://, s3a://, …): Spark lists it
+            files = [str(value)]
+            kind = "csv" if str(value).rstrip("/*").endswith((".csv", ".csv.gz")) else "parquet"
+        else:
+            files = _files(str(value))
+            if not files:
+                raise SourceError(f"{value}: no files match (the {role}); check the path or "
+                                  "glob")
+            kind = _file_kind(files, str(value))
         view = f"kpitree_{role}"
         reader = session.read
         frame = (reader.parquet(*files) if kind == "parquet"

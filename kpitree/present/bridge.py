@@ -111,12 +111,14 @@ def bridge_figure(result: Explanation, *, rate_by: str = "component", top: int =
         MissingExtraError: matplotlib is not installed.
     """
     steps = bridge_steps(result, rate_by=rate_by, top=top)
-    numbers = Numbers.of(result.tree)
+    # one number of decimals for every bar, from the bars themselves (or the tree's decimals:)
+    numbers = Numbers.for_changes(result.tree, [s.value for s in steps[1:-1]])
     dim = result.by[0] if result.by else None
     titles = {
-        "mix": f"{title_case(dim)} mix" if dim else "Mix",
+        "mix": f"{title_case(dim)} mix" if dim and len(result.by) == 1 else "Mix",
         "interaction": "Interaction",
-        "rate": (f"Rate within {dim}, by " + ("segment" if rate_by == "segment" else "driver")
+        "rate": (f"Rate within {' × '.join(result.by)}, by "
+                 + ("segment" if rate_by == "segment" else "driver")
                  if dim else "Rate by driver"),
     }
     title = (f"{result.tree.title}: "

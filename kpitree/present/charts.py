@@ -92,7 +92,7 @@ def trend_bridge_chart(trend: Trend, path: str | Path | None = None) -> Figure:
     figure = new_figure(width, 7.2)
     top, bottom = figure.subplots(2, 1, height_ratios=[3, 2])
     truncated = draw_waterfall(top, steps, numbers)
-    notes = [f"{labels[0]} → {labels[-1]}, month over month (method {trend.method}, "
+    notes = [f"{labels[0]} → {labels[-1]}, {trend.step_words} (method {trend.method}, "
              f"{segmented(trend.by)}). Green raises {numbers.root_label}, red lowers it."]
     heading(figure, top, f"{tree.title}: {numbers.move(trend.first, trend.last, trend.delta)}",
             [*notes, *notes_for(steps, truncated)], width=width)
@@ -176,16 +176,20 @@ def trend_multiples_chart(trend: Trend, path: str | Path | None = None) -> Figur
 
 
 def scenario_chart(scenario: Scenario, path: str | Path | None = None, *, top: int = 8) -> Figure:
-    """Bridge from the actual to the scenario value: mix per segment, rate per driver × segment.
+    """Bridge from the actual to the scenario value: one bar per lever, in the order applied,
+    for a stack of levers (each the exact change that lever adds on top of the ones before);
+    for a single lever, mix per segment and rate per driver × segment.
 
-    Within the mix group and the rate group the ``top`` largest bars are kept and the rest is
-    folded into one exactly summed "other" bar (see :func:`kpitree.present.waterfall.fold`).
+    Within each group the ``top`` largest bars are kept and the rest is folded into one exactly
+    summed "other" bar (see :func:`kpitree.present.waterfall.fold`).
     """
     result = scenario.explanation
     effects = result.effects
     numbers = Numbers.of(scenario.tree)
     scale = max(1.0, abs(result.base.value))
     steps = [Step(f"actual\n{result.base.period}", result.base.value, "start")]
+    if len(scenario.levers) > 1:
+        return _lever_chart(scenario, steps, numbers, path, top=top)
     for kind in ("mix", "interaction", "rate"):
         bars = []
         for row in effects[effects["kind"] == kind].to_dict("records"):
@@ -208,6 +212,35 @@ def scenario_chart(scenario: Scenario, path: str | Path | None = None, *, top: i
              f"{numbers.move(result.base.value, result.compare.value, result.delta)}")
     return save(waterfall_figure(steps, numbers, title=title, notes=notes, group_titles=titles),
                 path)
+
+
+def _lever_chart(scenario: Scenario, steps: list[Step], numbers: Numbers,
+                 path: str | Path | None, *, top: int) -> Figure:
+    """The bridge of a stack of levers: actual, one bar per lever's step, scenario."""
+    result = scenario.explanation
+    from kpitree.analysis.scenario.levers import describe_lever
+
+    # "base_pu[tier=pro] ×1.1" → three short lines under the bar
+    bars = [(describe_lever(lever).replace("[", "\n[").replace("] ", "]\n"), step.delta)
+            for lever, step in zip(scenario.levers, scenario.steps, strict=True)]
+    # the same text twice (a lever repeated) must stay two bars: number the repeats
+    seen: dict[str, int] = {}
+    labelled = []
+    for text, value in bars:
+        seen[text] = seen.get(text, 0) + 1
+        labelled.append((text if seen[text] == 1 else f"{text} ({seen[text]})", value))
+    steps += fold(labelled, group="lever", top=top, noun="levers", keep_order=True)
+    steps.append(Step("scenario", result.compare.value, "end"))
+    totals = result.totals
+    notes = [f"Actual {result.base.period} → scenario (method {result.method}, "
+             f"{segmented(result.by)}): each bar is what a lever adds on top of the ones before "
+             f"it; in all, mix {numbers.change(totals['mix'])}, rate "
+             f"{numbers.change(totals['rate'])}. Green raises {numbers.root_label}, red lowers "
+             "it."]
+    title = (f"What-if on {result.base.period}: "
+             f"{numbers.move(result.base.value, result.compare.value, result.delta)}")
+    return save(waterfall_figure(steps, numbers, title=title, notes=notes,
+                                 group_titles={"lever": "Levers, in the order applied"}), path)
 
 
 def scenarios_chart(
@@ -280,10 +313,14 @@ def tornado_chart(
     span = float(rows["_range"].max()) if len(rows) else 1.0
     ax.set_xlim(actual - 0.9 * span, actual + 0.9 * span)
     step = table.attrs.get("step", 0.1)
-    ax.set_title(_t(f"{numbers.root_label} {numbers.value(actual)} "
-                    f"({table.attrs.get('period', '')}): each lever −/+{step:.0%}; "
-                    "ε = elasticity (% change of the root per 1 % of the lever)"),
-                 fontsize=9, loc="left")
+    label = numbers.root_label
+    # a figure-wide title, wrapped to the figure (an axes title starts after the long lever
+    # names and ran off the right edge)
+    heading(figure, ax, f"What moves {label} most: {label} {numbers.value(actual)} in "
+                        f"{table.attrs.get('period', '')}, each lever −/+{step:.0%}",
+            [f"Bars: {label} with the lever at ×{1 - step:g} and ×{1 + step:g}, others fixed. "
+             f"ε = elasticity, the % change of {label} per 1 % change of the lever."],
+            width=8.5)
     ax.spines[["top", "right"]].set_visible(False)
     return save(figure, path)
 

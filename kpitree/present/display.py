@@ -12,7 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from kpitree.core.views import register
-from kpitree.present import bridge, charts, drivers_table, narrative, report, table, tree_image
+from kpitree.present import (
+    bridge,
+    charts,
+    drivers_table,
+    narrative,
+    notebook,
+    table,
+    tree_image,
+)
 
 # View name (what :func:`kpitree.core.views.show` is called with) → the function behind it.
 VIEWS: dict[str, Callable[..., Any]] = {
@@ -21,9 +29,15 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "bridge_file": bridge.render_bridge,
     "bridge_top": lambda: bridge.TOP,
     "narrative": narrative.narrate,
-    "explanation_html": report.explanation_html,
+    "explanation_html": notebook.explanation_html,
+    "trend_html": notebook.trend_html,
+    "snapshot_html": notebook.snapshot_html,
+    "scenario_html": notebook.scenario_html,
+    "goal_html": notebook.goal_html,
+    "total_html": notebook.total_html,
     "explanation_table": table.format_table,
     "drivers_table": drivers_table.format_drivers,
+    "drivers_chart": lambda *args, **kw: _drivers_chart()(*args, **kw),
     "trend_table": table.format_trend,
     "trend_bridge_chart": charts.trend_bridge_chart,
     "trend_multiples_chart": charts.trend_multiples_chart,
@@ -32,6 +46,13 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "tornado_chart": charts.tornado_chart,
 }
 
+
+
+def _drivers_chart() -> Callable[..., Any]:
+    """The drivers chart, imported when first drawn (it pulls in the chart module)."""
+    from kpitree.present.drivers_chart import drivers_chart
+
+    return drivers_chart
 
 
 def register_views() -> None:

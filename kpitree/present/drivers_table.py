@@ -1,4 +1,4 @@
-"""The terminal table of ``kpitree drivers``: totals, dimension ranking, segments in split order.
+"""The terminal table of ``kpitree drivers``: totals, dimension ranking, named drivers in order.
 
 What belongs here: laying out a driver search (with its bootstrap intervals) as plain text for
 ``--format table``. Rendering only formats: every number goes through
@@ -67,16 +67,19 @@ def format_drivers(result: Drivers, *, top: int = 10) -> str:
             f"{format_change(row.rate, kind, unit):>9}   most: {row.top}"
         )
 
-    lines += ["", "Segments in split order (each takes the rows no earlier segment took)",
-              f"  {'#':>2}  {'segment':<48}{'share ' + base.period:>12}{'→ ' + compare.period:>9}"
-              f"{'mix':>11}{'rate':>11}{'total':>11}"
+    lines += ["", "Named drivers in split order: launches (new/gone values), mix shifts along one "
+              "dimension (its share within like users), rate pockets; rest = everything else",
+              f"  {'#':>2}  {'kind':<7}{'driver':<46}{'share ' + base.period:>12}"
+              f"{'→ ' + compare.period:>9}{'mix':>11}{'rate':>11}{'total':>11}"
               + ("   interval" if intervals is not None else "")]
     for row in result.found.itertuples(index=False):
         flag = {"entered": " (new)", "exited": " (gone)"}.get(row.status, "")
         step = f"{row.step:>2}" if row.step else "  "
         share0 = row.base_share if row.status in ("both", "exited") else None
         share1 = row.compare_share if row.status in ("both", "entered") else None
-        text = (f"  {step}  {(row.segment + flag)[:48]:<48}"
+        strata = getattr(row, "strata", None)
+        name = row.segment + flag + (f" within {', '.join(strata)}" if strata else "")
+        text = (f"  {step}  {row.kind:<7}{name[:46]:<46}"
                 f"{format_value(share0, 'percent'):>12}{format_value(share1, 'percent'):>9}"
                 f"{format_change(row.mix, kind, unit):>11}{format_change(row.rate, kind, unit):>11}"
                 f"{format_change(row.contribution, kind, unit):>11}")
@@ -94,3 +97,40 @@ def format_drivers(result: Drivers, *, top: int = 10) -> str:
             text += "   " + _interval(bounds["low"], bounds["high"], kind, unit)
         lines.append(text)
     return "\n".join(lines)
+
+
+def drivers_sentence(result: Drivers) -> str:
+    """The named drivers in one sentence, in split order, ending with the rest.
+
+    Example: ``Named drivers: plan=max launched (+$4.03); the billing mix shifted to annual
+    (30.4 % → 42.2 % of users, within plan) +$1.46; the rate of os=ios +$2.41; the rest
+    −$0.22 — exactly the change of +$5.28.``
+    """
+    kind = metric_kind(result)
+    unit = result.tree.unit
+
+    def money(value: float) -> str:
+        return format_change(value, kind, unit)
+
+    parts = []
+    rest = None
+    for row in result.found.itertuples(index=False):
+        if row.kind == "rest":
+            rest = f"the rest {money(row.contribution)}"
+        elif row.kind == "launch":
+            verb = "was discontinued" if row.status == "exited" else "launched"
+            parts.append(f"{row.segment} {verb} ({money(row.contribution)})")
+        elif row.kind == "mix":
+            (dim, value), = row.conditions.items()
+            within = f", within {', '.join(row.strata)}" if row.strata else ""
+            way = "to" if row.compare_share > row.base_share else "from"
+            shares = (f"{format_value(row.base_share, 'percent')} → "
+                      f"{format_value(row.compare_share, 'percent')}")
+            parts.append(f"the {dim} mix shifted {way} {value} ({shares} of users{within}) "
+                         f"{money(row.contribution)}")
+        else:
+            parts.append(f"the rate of {row.segment} {money(row.contribution)}")
+    if rest is not None:
+        parts.append(rest)
+    return (f"Named drivers: {'; '.join(parts)} — exactly the change of {money(result.delta)}."
+            if parts else f"No driver stands out; the change is {money(result.delta)}.")

@@ -80,6 +80,10 @@ def narrate(result: Explanation) -> Narrative:
     words = _Words.of(result)
     points = [p for p in (words.split(), words.drivers(), words.components()) if p]
     points += words.entered_exited()
+    if getattr(result, "found", None) is not None:  # a driver search: its units in one sentence
+        from kpitree.present.drivers_table import drivers_sentence
+
+        points.append(drivers_sentence(result))  # type: ignore[arg-type]
     return Narrative(headline=words.headline(), points=tuple(points),
                      cautions=tuple(words.cautions()))
 
@@ -247,8 +251,9 @@ class _Words:
         if not r.segments.empty:
             small = []
             for s in r.segments.to_dict("records"):
-                if s["status"] == "empty" or (s["mix"] == 0.0 and s["rate"] == 0.0
-                                              and s["interaction"] == 0.0):
+                if s["status"] == "empty" or all(
+                        s.get(k, 0.0) == 0.0 for k in ("mix", "inner_mix", "rate", "interaction",
+                                                       "inner_interaction")):
                     continue
                 weights = [w for w in (float(s["base_weight"]), float(s["compare_weight"]))
                            if w > 0]

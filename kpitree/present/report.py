@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,10 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kpitree.core.errors import MissingExtraError, RenderError
+from kpitree.core.files import output_folder, write_folder
 from kpitree.core.formatting import format_pct_change, format_value
+from kpitree.core.frames import export_effects
 from kpitree.core.optional import require
-from kpitree.present.style import DPI
-from kpitree.present.wording import Numbers, status_word
+from kpitree.core.safety import csv_safe, markdown, markdown_code
+from kpitree.present.pack import Extras, extra_files, extra_sections, tree_figures
+from kpitree.present.style import DPI, image_bytes
+from kpitree.present.wording import COMMON_NOTE, METHOD_NOTES, Numbers, status_word
 
 if TYPE_CHECKING:
     from kpitree.core.result import Explanation
@@ -40,34 +45,6 @@ if TYPE_CHECKING:
 
 TREE_DPI = 144  # the PNG tree; shown at 96 dpi size in the HTML, so it stays sharp
 IMAGE_NAMES = ("tree.png", "tree.svg", "bridge.png", "bridge.svg")
-
-METHOD_NOTES = {
-    "shapley": (
-        "Shapley (default). For each segment with share w and rate r (the metric on its rows), "
-        "the rate effect is (r₁ − r₀)·(w₀ + w₁)/2 and the mix effect (w₁ − w₀)·((r₀ + r₁)/2 − "
-        "(A₀ + A₁)/2), A being the metric on all rows: Kitagawa's symmetric decomposition, "
-        "centred so that a move into an above-average segment shows as positive mix. Each "
-        "rate effect is split down the formula to the drivers: sums linearly, products and "
-        "ratios by the exact Shapley value over their inputs. The split is hierarchical (mix "
-        "vs rate first, then the drivers)."
-    ),
-    "sequential": (
-        "Sequential (FP&A price-volume-mix). Mix at base rates Σ Δw·(r₀ − A₀), rate at base "
-        "shares Σ w₀·Δr, and the interaction Σ Δw·Δr as its own effect. The result depends on "
-        "this order."
-    ),
-    "lmdi": (
-        "LMDI-I (additive, Ang). Each term of the expanded sum of products Σ shares·drivers "
-        "splits its change L(V₁, V₀)·ln(x₁/x₀) per factor; zeros use the analytical limits. "
-        "Needs positive values."
-    ),
-}
-COMMON_NOTE = (
-    "Every effect is exact: the effects add up to the change. A segment present in one period "
-    "only takes the other period's rate, so its whole effect is mix. A driver undefined in one "
-    "period (0/0) takes the other period's value. Every node is a ratio of sums over the rows "
-    "of a period and segment."
-)
 
 __all__ = ["IMAGE_NAMES", "Report", "build_report", "explanation_html", "render_html",
            "render_markdown",
@@ -96,21 +73,24 @@ def build_report(result: Explanation, *, rate_by: str = "component",
         RenderError: Graphviz's ``dot`` missing or failing.
         MissingExtraError: Jinja2, the ``graphviz`` package or matplotlib is not installed.
     """
-    from kpitree.present.bridge import TOP, render_bridge
+    from kpitree.present.bridge import TOP, bridge_figure
     from kpitree.present.narrative import narrate
     from kpitree.present.tree_image import render_explanation
 
     require("jinja2", purpose="the report")  # first: the hint names the extra with all three
     top = TOP if top is None else top
+    # The bridge is drawn once and saved twice; SVG first, since saving a PNG first changes
+    # the SVG's clip-path ids (the bytes then match a bridge drawn on its own).
+    bridge = bridge_figure(result, rate_by=rate_by, top=top)
+    bridge_svg = image_bytes(bridge, "svg")
     images = {
         "tree.png": render_explanation(result, format="png", dpi=TREE_DPI),
         "tree.svg": render_explanation(result, format="svg"),
-        "bridge.png": render_bridge(result, format="png", rate_by=rate_by, top=top),
-        "bridge.svg": render_bridge(result, format="svg", rate_by=rate_by, top=top),
+        "bridge.png": image_bytes(bridge, "png"),
+        "bridge.svg": bridge_svg,
     }
-    table = result.effects.copy()
-    table["path"] = ["/".join(p) for p in table["path"]]
-    effects_csv = table.to_csv(index=False, lineterminator="\n")
+    table = export_effects(result.effects, result.base.period, result.compare.period)
+    effects_csv = csv_safe(table).to_csv(index=False, lineterminator="\n")
     context = _context(result, narrate(result), images, rate_by=rate_by)
     return Report(context=context, images=images, effects_csv=effects_csv)
 
@@ -126,11 +106,23 @@ def render_markdown(report: Report) -> str:
 
 
 def write_report(result: Explanation, out: str | Path, *, rate_by: str = "component",
-                 top: int | None = None) -> list[Path]:
+                 top: int | None = None, extras: Extras | None = None,
+                 drivers: Explanation | None = None) -> list[Path]:
     """Write the review pack into the folder ``out`` (created if needed); return the paths.
 
+    ``drivers`` (a :func:`kpitree.drivers` result) adds its section: the named drivers' sentence,
+    table and chart (``drivers.png``). ``extras`` (:class:`kpitree.present.pack.Extras`) adds
+    the slides (``deck.pptx``), the
+    workbook (``workbook.xlsx``) and the what-if, sensitivity and total sections; the HTML
+    shows a large tree as pages that keep its text at 10 pt (:mod:`kpitree.present.pack`).
+
+    Every file is written into a temporary folder beside ``out`` first and moved into place
+    only when all are written (:func:`kpitree.core.files.write_folder`): a failure part-way
+    leaves the previous pack untouched.
+
     Raises:
-        RenderError: the folder cannot be created or written, or an image cannot be drawn.
+        WriteError: the folder name is empty, or the folder cannot be created or written.
+        RenderError: an image cannot be drawn.
 
     Example:
         >>> paths = write_report(result, "out/2026-10")
@@ -138,21 +130,27 @@ def write_report(result: Explanation, out: str | Path, *, rate_by: str = "compon
         ['report.html', 'report.md', 'tree.png', 'tree.svg', 'bridge.png', 'bridge.svg', \
 'effects.csv']
     """
-    folder = Path(out)
+    folder = output_folder(out)  # refuses '' (which would write into the current folder)
     report = build_report(result, rate_by=rate_by, top=top)
+    extras = extras or Extras()
+    sections, section_images = extra_sections(result, extras)
+    if drivers is not None:  # ``report --drivers DIMS``: the driver search's own section
+        from kpitree.present.drivers_chart import drivers_section
+
+        section, image = drivers_section(drivers)  # type: ignore[arg-type]
+        sections.append(section)
+        section_images.update(image)
+    report.context.update(sections=sections, tree_pages=tree_figures(result, extras.layout))
     files: dict[str, bytes] = {
         "report.html": render_html(report).encode("utf-8"),
         "report.md": render_markdown(report).encode("utf-8"),
         **report.images,
         "effects.csv": report.effects_csv.encode("utf-8"),
+        **section_images,
+        **extra_files(result, extras, rate_by=rate_by, top=top),
     }
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
-    except OSError as exc:
-        raise RenderError(f"cannot write the report to {folder}: {exc.strerror}") from exc
-    return [folder / name for name in files]
+    # All files at once (kpitree.core.files): a failure leaves the previous pack untouched.
+    return write_folder(folder, files)
 
 
 # --- The template context ----------------------------------------------------------------------
@@ -180,6 +178,7 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
         rows = [s for s in result.segments.to_dict("records")
                 if s["level"] == level and s["status"] != "empty"]
         rows.sort(key=lambda s: tuple(str(s["segment"][d]) for d in result.by[:depth + 1]))
+        rows = fold_segments(rows, nested=depth > 0)  # a person reads the largest; sums exact
         levels.append({
             "name": level,
             "within": result.by[depth - 1] if depth else None,
@@ -190,10 +189,13 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
                 "share_compare": format_value(s["compare_share"], "percent"),
                 "value_base": money(s["base_value"]),
                 "value_compare": money(s["compare_value"]),
+                # DESIGN §4a: a segment's change is mix + inner mix + [interaction] + rate
                 "mix": change(s["mix"]),
+                "inner_mix": change(s["inner_mix"]),
                 "rate": change(s["rate"]),
-                "interaction": change(s["interaction"]),
-                "sign": _sign(float(s["mix"]) + float(s["rate"]) + float(s["interaction"])),
+                "interaction": change(float(s["interaction"]) + float(s["inner_interaction"])),
+                "sign": _sign(float(s["mix"]) + float(s["inner_mix"]) + float(s["rate"])
+                              + float(s["interaction"]) + float(s["inner_interaction"])),
                 # driver values are kept per outer segment (Explanation.parts)
                 "components": components(s["segment"]) if depth == 0 else [],
             } for s in rows],
@@ -204,7 +206,8 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
         "segment": "All", "status": "", "share_base": format_value(1.0, "percent"),
         "share_compare": format_value(1.0, "percent"),
         "value_base": money(result.base.value), "value_compare": money(result.compare.value),
-        "mix": change(totals.get("mix", 0.0)), "rate": change(totals.get("rate", 0.0)),
+        "mix": change(_level_mix(result, 0)), "inner_mix": change(_level_mix(result, 1)),
+        "rate": change(totals.get("rate", 0.0)),
         "interaction": change(totals.get("interaction", 0.0)), "sign": _sign(result.delta),
         "components": components({}),
     }
@@ -239,6 +242,7 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
         "pct": format_pct_change(result.base.value, result.compare.value),
         "sign": _sign(result.delta),
         "method": result.method,
+        "nested": len(result.by) > 1,
         "by": " × ".join(result.by) if result.by else "no segments",
         "rate_by": "segment" if rate_by == "segment" and result.by else "driver",
         "narrative": narrative,
@@ -258,13 +262,69 @@ def _context(result: Explanation, narrative: Narrative, images: Mapping[str, byt
     }
 
 
+MAX_SEGMENT_ROWS = 60  # a level with more segments than this is folded in the report
+KEEP_SEGMENT_ROWS = 50  # the largest contributors kept; the rest are summed in one row
+_SUMMED = ("mix", "rate", "interaction", "inner_mix", "inner_interaction")
+
+
+def fold_segments(rows: list[dict[str, Any]], *, nested: bool) -> list[dict[str, Any]]:
+    """The rows of one level, folded beyond :data:`KEEP_SEGMENT_ROWS` when there are too many.
+
+    With more than :data:`MAX_SEGMENT_ROWS` segments, the largest contributors (by the size of
+    their whole effect) are kept in their order and the others become one row, ``other N
+    segments``, holding their exact sums — so the table still adds up to the level's total,
+    and a report on 100,000 segments stays a page a person can read (``effects.csv`` keeps
+    every row). Shares are summed too, except within nested levels, where they are shares of
+    different parents (shown as —).
+    """
+    if len(rows) <= MAX_SEGMENT_ROWS:
+        return rows
+
+    def size(row: dict[str, Any]) -> float:
+        return abs(sum(float(row.get(key, 0.0) or 0.0) for key in _SUMMED))
+
+    ranked = sorted(range(len(rows)), key=lambda i: size(rows[i]), reverse=True)
+    keep = sorted(ranked[:KEEP_SEGMENT_ROWS])
+    folded = [rows[i] for i in ranked[KEEP_SEGMENT_ROWS:]]
+    nan = float("nan")
+    other: dict[str, Any] = {
+        "segment": {"": f"other {len(folded):,} segments"}, "status": "both",
+        "base_value": nan, "compare_value": nan,
+        "base_share": nan if nested else sum(float(r["base_share"]) for r in folded),
+        "compare_share": nan if nested else sum(float(r["compare_share"]) for r in folded),
+    }
+    for key in _SUMMED:
+        if key in rows[0]:
+            other[key] = math.fsum(float(r[key]) for r in folded)
+    return [*(rows[i] for i in keep), other]
+
+
+def _level_mix(result: Explanation, depth: int) -> float:
+    """The outer level's mix (``depth`` 0) or all deeper levels' mix (1): the "All" row."""
+    mix = result.effects[result.effects["kind"] == "mix"]
+    outer = mix["level"] == (result.by[0] if result.by else None)
+    return float(mix.loc[outer if depth == 0 else ~outer, "value"].sum())
+
+
 def _environment(*, html: bool) -> Any:
     jinja2 = require("jinja2", purpose="the report")
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("kpitree.present", "templates"),
         autoescape=html, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True,
+        # Markdown: every value is literal text (kpitree.core.safety.markdown) unless a filter
+        # made it Markdown on purpose (``|code``), so no label becomes a link, an image or HTML.
+        finalize=None if html else _markdown_value,
     )
+    environment.filters["code"] = lambda text: jinja2.utils.markupsafe.Markup(
+        markdown_code(text))
+    return environment
+
+
+def _markdown_value(value: Any) -> str:
+    """A value of the Markdown template, escaped unless it is already Markdown (``Markup``)."""
+    markup = require("jinja2", purpose="the report").utils.markupsafe.Markup
+    return str(value) if isinstance(value, markup) else markdown(value)
 
 
 def _data_uri(name: str, data: bytes) -> str:

@@ -25,20 +25,22 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpitree.core.errors import RenderError
+from kpitree.core.errors import RenderError, WriteError
+from kpitree.core.files import write_bytes
 from kpitree.core.optional import require
 
 if TYPE_CHECKING:
     import graphviz
     from matplotlib.figure import Figure
 
-__all__ = ["DOT_MISSING", "DOWN_FILL", "DPI", "EDGE_COLOUR", "FONT", "FORMATS", "GRID",
+__all__ = ["DOT_MISSING", "DOWN_FILL", "DPI", "EDGE_COLOUR", "FALLBACK_FONTS", "FONT", "FORMATS",
+           "GRID",
            "GROUP_TINT", "HEADING_SIZE", "INK", "LIGHT_GRID", "MIX_COLOUR", "MIX_TINT", "MUTED",
            "NEAR_ZERO", "NEGATIVE", "NEGATIVE_BORDER", "NEUTRAL_BORDER", "NEUTRAL_FILL",
            "POSITIVE", "POSITIVE_BORDER", "RATE_COLOUR", "RATE_TINT", "SEPARATOR",
            "SERIES_COLOURS", "STATUS_COLOUR", "TEXT_SIZE", "TITLE_SIZE", "TOTAL_BORDER",
            "TOTAL_FILL", "UP_FILL", "bar_colours", "fill_colours", "hex_colour",
-           "image_bytes", "image_format", "new_figure", "save_image"]
+           "image_bytes", "image_format", "new_figure", "save_image", "use_font_fallback"]
 
 # --- Palette -----------------------------------------------------------------------------------
 
@@ -98,6 +100,11 @@ def fill_colours(value: float, scale: float) -> tuple[str, str]:
 # --- Fonts -------------------------------------------------------------------------------------
 
 FONT = "Helvetica"  # the tree image's face (matplotlib keeps its default, DejaVu Sans)
+# Faces matplotlib falls back to, in order, for a glyph its default lacks (CJK segment names):
+# the first installed ones are added after the default sans-serif faces (Graphviz's own
+# fontconfig falls back by itself). fonts-noto-cjk on Debian/Ubuntu.
+FALLBACK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK KR",
+                  "Noto Sans", "Droid Sans Fallback", "WenQuanYi Zen Hei", "Arial Unicode MS")
 # Text sizes (points) of the bridges: figures and labels, group titles, the figure title.
 TEXT_SIZE = 8.5
 HEADING_SIZE = 9
@@ -141,8 +148,23 @@ def image_format(
     return suffix
 
 
+def use_font_fallback() -> None:
+    """Let matplotlib draw any segment name: the installed :data:`FALLBACK_FONTS` are added
+    after the font families in use (once; text the first family can draw is unchanged —
+    matplotlib falls back glyph by glyph along ``font.family``), so CJK names render instead
+    of boxes and glyph warnings."""
+    matplotlib = require("matplotlib", purpose="charts")
+    font_manager = require("matplotlib.font_manager", purpose="charts")
+    families = list(matplotlib.rcParams["font.family"])
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    extra = [name for name in FALLBACK_FONTS if name in installed and name not in families]
+    if extra:
+        matplotlib.rcParams["font.family"] = [*families, *extra]
+
+
 def new_figure(width: float, height: float) -> Figure:
     """A headless matplotlib figure (no pyplot state, no GUI backend), constrained layout."""
+    use_font_fallback()
     figure_module = require("matplotlib.figure", purpose="charts")
     return figure_module.Figure(figsize=(width, height), layout="constrained")
 
@@ -167,8 +189,8 @@ def save_image(picture: Figure | graphviz.Digraph, path: str | Path | None, fmt:
     data = image_bytes(picture, fmt)
     if path is not None:
         try:
-            Path(path).write_bytes(data)
-        except OSError as exc:
+            write_bytes(path, data)  # atomic: a failed write leaves the old image as it was
+        except WriteError as exc:
             raise RenderError(f"cannot write the image to {path}: {exc.strerror}") from exc
     return data
 

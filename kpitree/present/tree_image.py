@@ -37,6 +37,7 @@ node path (``rate/tier=pro/addon_pu.attach``), and PDF output has its creation d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,7 @@ from kpitree.present.style import (
     image_format,
     save_image,
 )
+from kpitree.present.tree_layout import Layout, arrange
 from kpitree.present.tree_view import (
     MAX_INNER_ROWS,
     MAX_SEGMENTS,
@@ -81,7 +83,7 @@ __all__ = ["DOT_MISSING", "FORMATS", "MAX_INNER_ROWS", "MAX_SEGMENTS", "TOP_INNE
 
 def render_explanation(
     result: Explanation, path: str | Path | None = None, *, format: str | None = None,
-    dpi: float | None = None,
+    dpi: float | None = None, layout: Layout | None = None,
 ) -> bytes:
     """Render the annotated tree of ``result`` and return the image bytes.
 
@@ -91,6 +93,8 @@ def render_explanation(
             format unless ``format`` is given. ``None`` only returns the bytes.
         format: ``png``, ``svg`` or ``pdf`` (default: from ``path``, else ``svg``).
         dpi: resolution of a PNG (Graphviz's default is 96); ignored by SVG and PDF.
+        layout: zero-effect subtrees collapsed, ``depth``, ``top`` children per box
+            (:class:`kpitree.present.tree_layout.Layout`); ``None`` draws every box.
 
     Returns:
         The image, byte for byte what was written to ``path``.
@@ -101,12 +105,12 @@ def render_explanation(
         MissingExtraError: the ``graphviz`` Python package is not installed.
 
     Example:
-        >>> png = result.render("arpu.png")
+        >>> png = render_explanation(result, "arpu.png")
         >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
         True
     """
     fmt = image_format(path, format, what="tree image")
-    graph = tree_graph(result)
+    graph = tree_graph(result, layout=layout)
     if dpi is not None and fmt == "png":
         graph.attr(dpi=f"{float(dpi):g}")
     return save_image(graph, path, fmt)
@@ -120,8 +124,13 @@ def tree_dot(result: Explanation) -> str:
     return tree_graph(result).source
 
 
-def tree_graph(result: Explanation) -> graphviz.Digraph:
+def tree_graph(result: Explanation, *, layout: Layout | None = None,
+               nodes: Sequence[Node] | None = None,
+               heading: str | None = None) -> graphviz.Digraph:
     """The annotated tree as a :class:`graphviz.Digraph` (see the module docstring).
+
+    ``layout`` arranges the boxes (:func:`kpitree.present.tree_layout.arrange`); ``nodes``
+    draws these boxes instead (one page of a split tree) under the title ``heading``.
 
     Raises:
         MissingExtraError: the ``graphviz`` Python package is not installed.
@@ -141,8 +150,10 @@ def tree_graph(result: Explanation) -> graphviz.Digraph:
         },
         edge_attr={"color": EDGE_COLOUR, "arrowhead": "none", "penwidth": "1.1"},
     )
-    nodes = view.nodes()
-    graph.attr(label=_title(view, nodes))
+    if nodes is None:  # the whole tree as before unless a layout is asked for (golden files)
+        nodes = view.nodes() if layout is None else arrange(view.nodes(), layout)
+    nodes = list(nodes)
+    graph.attr(label=_title(view, nodes, heading))
     scale = max((abs(n.contribution) for n in nodes if n.parent is not None), default=0.0)
     scale = max(scale, abs(result.delta)) if len(nodes) == 1 else scale
     for node in nodes:  # node then its edge, in order: keeps siblings in formula order
@@ -185,7 +196,7 @@ def _style(node: Node, scale: float) -> dict[str, str]:
     return {**attrs, "fillcolor": fill, "color": border}
 
 
-def _title(view: TreeView, nodes: list[Node]) -> str:
+def _title(view: TreeView, nodes: list[Node], heading: str | None = None) -> str:
     result = view.result
     label = view.root_label
     change = view.numbers.move(result.base.value, result.compare.value, result.delta)
@@ -203,10 +214,14 @@ def _title(view: TreeView, nodes: list[Node]) -> str:
     if any(node.id.endswith("/other") for node in nodes):
         legend.append(f"Only the {TOP_SEGMENTS} largest contributors are drawn; the others are "
                       "summed exactly in 'other N segments'.")
+    if heading is not None:  # a page of a split tree: one sentence a line, so it stays narrow
+        legend = [part.strip() + ("" if part.rstrip().endswith(".") else ".")
+                  for line in legend for part in line.split(". ") if part.strip()]
     rows = "".join(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="{MUTED}">{escape(line)}'
                    "</FONT></TD></TR>" for line in legend)
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
-            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="20"><B>{escape(result.tree.title)}</B>'
+            '<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="20">'
+            f"<B>{escape(heading or result.tree.title)}</B>"
             "</FONT></TD></TR>"
             f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="13">{escape(result.base.period)} → '
             f"{escape(result.compare.period)}:  {escape(change)}</FONT></TD></TR>"

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kpitree.core.formatting import format_change, format_pct_change, format_value, is_defined
+from kpitree.core.safety import dot_id, terminal
 from kpitree.present.style import MUTED
 from kpitree.present.wording import Numbers, marked, status_word, title_case
 
@@ -72,7 +73,9 @@ class TreeView:
     @classmethod
     def of(cls, result: Explanation) -> TreeView:
         """The view of ``result``."""
-        return cls(result, Numbers.of(result.tree))
+        # one number of decimals for the whole image, from its own changes (or decimals:)
+        changes = [result.delta, *result.totals.values(), *result.effects["value"]]
+        return cls(result, Numbers.for_changes(result.tree, changes))
 
     @property
     def root_label(self) -> str:
@@ -85,7 +88,7 @@ class TreeView:
         root = Node(
             id="root", parent=None, title=self.root_label, contribution=result.delta,
             lines=_value_lines(result.base.value, result.compare.value, self.numbers.kind,
-                               self.numbers.unit,
+                               self.numbers.unit, decimals=self.numbers.decimals,
                                periods=(result.base.period, result.compare.period)),
             role="root",
         )
@@ -121,57 +124,96 @@ class TreeView:
         return found
 
     def segmented(self) -> list[Node]:
-        """The mix, [interaction] and rate branches of a segmented explanation."""
+        """The mix, [interaction] and rate branches of a segmented explanation.
+
+        DESIGN.md §4a: the Mix branch holds every level's mix (the outer segments' mix, then,
+        with nested dimensions, the inner mix inside each outer segment), the Rate branch only
+        the cells' rate effects, so the branches add up to the headline totals.
+        """
         result = self.result
         dim = result.by[0]
+        nested = len(result.by) > 1
         every = _rows(result.segments, dim)
         # Each branch keeps its own largest contributors (mix and rate rarely share them).
         mix_kept, mix_folded = _fold(_ordered(every), by=("mix",))
-        segments, folded = _fold(_ordered(every), by=("rate", "interaction"))
+        segments, folded = _fold(_ordered(every), by=("rate",))
         weight_label = result.tree.label(result.tree.weight)
+        dims_text = " and ".join(result.by)
         nodes = [Node(
-            id="mix", parent="root", title=f"{title_case(dim)} mix",
-            contribution=_sum(s["mix"] for s in every),
-            lines=(muted(f"{weight_label} shifting between {dim} segments"),), role="branch",
+            id="mix", parent="root", title="Mix" if nested else f"{title_case(dim)} mix",
+            contribution=_sum(s["mix"] + s["inner_mix"] for s in every),
+            lines=(muted(f"{weight_label} shifting between {dims_text} segments"),),
+            role="branch",
         )]
         if result.method == "sequential":  # between mix and rate: no edge crosses it
             nodes.append(Node(
                 id="interaction", parent="root", title="Interaction",
-                contribution=_sum(s["interaction"] for s in every),
-                lines=(muted(f"Δ share × Δ {self.root_label} between {dim} segments"),),
+                contribution=_sum(s["interaction"] + s["inner_interaction"] for s in every),
+                lines=(muted(f"Δ share × Δ {self.root_label} between {dims_text} segments"),),
                 role="branch"))
+        inner_name = " × ".join(result.by[1:])
         nodes.append(Node(
-            id="rate", parent="root", title=f"Rate within {dim}",
+            id="rate", parent="root", title=f"Rate within {' × '.join(result.by)}",
             contribution=_sum(s["rate"] for s in every),
-            lines=(muted(f"{self.root_label} change inside each {dim}"),), role="branch",
+            lines=(muted(f"{self.root_label} change inside each {dim}"
+                         + (f" at constant {inner_name} mix" if nested else "")),),
+            role="branch",
         ))
+        mix_parent = "mix"
+        if nested:
+            nodes.append(Node(
+                id="mix/outer", parent="mix", title=f"{title_case(dim)} mix",
+                contribution=_sum(s["mix"] for s in every), role="segment",
+                lines=(muted(f"{weight_label} shifting between {dim} segments"),)))
+            mix_parent = "mix/outer"
         for s in mix_kept:
             key = segment_key(s["segment"])
             status, note = s["status"], self.badge(s["status"])
             nodes.append(Node(
-                id=f"mix/{key}", parent="mix", title=str(s["segment"][dim]),
+                id=f"mix/{key}", parent=mix_parent, title=str(s["segment"][dim]),
                 contribution=s["mix"], status=status, note=note, role="segment",
                 lines=_value_lines(s["base_share"], s["compare_share"], "percent", None,
                                    prefix="share "),
             ))
         if mix_folded:
-            nodes.append(self.other(mix_folded, branch="mix", dim=dim))
+            nodes.append(replace(self.other(mix_folded, branch="mix", dim=dim),
+                                 parent=mix_parent))
+        if nested:
+            nodes.extend(self.inner_branches(every))
         for s in segments:
             key = segment_key(s["segment"])
             status, note = s["status"], self.badge(s["status"])
             rate_id = f"rate/{key}"
+            parts = _group(result.parts, level=dim, segment=s["segment"])
+            base, compare = s["base_value"], s["compare_value"]
+            root_rows = parts[parts["path"].map(tuple) == (result.tree.root,)]
+            if nested and len(root_rows):  # the values the rate effect was computed from
+                base, compare = root_rows["base"].iloc[0], root_rows["compare"].iloc[0]
             nodes.append(Node(
                 id=rate_id, parent="rate", title=str(s["segment"][dim]),
                 contribution=s["rate"], status=status, note=note, role="segment",
-                lines=_value_lines(s["base_value"], s["compare_value"], self.numbers.kind,
-                                   self.numbers.unit, prefix=f"{self.root_label} "),
+                lines=_value_lines(base, compare, self.numbers.kind, self.numbers.unit,
+                                   prefix=f"{self.root_label} ",
+                                   decimals=self.numbers.decimals),
             ))
-            if len(result.by) > 1:
-                nodes.extend(self.inner(s["segment"], parent=rate_id, key=key, status=status))
-            parts = _group(result.parts, level=dim, segment=s["segment"])
             nodes.extend(self.structure(parts, parent=rate_id, prefix=rate_id, status=status))
         if folded:
             nodes.append(self.other(folded, branch="rate", dim=dim))
+        return nodes
+
+    def inner_branches(self, every: list[dict]) -> list[Node]:
+        """Under Mix (and Interaction): the inner levels' mix inside each outer segment."""
+        result = self.result
+        dim, inner_name = result.by[0], " × ".join(result.by[1:])
+        nodes = [Node(
+            id="mix/inner", parent="mix", title=f"{title_case(inner_name)} mix within {dim}",
+            contribution=_sum(s["inner_mix"] for s in every), role="segment",
+            lines=(muted(f"{result.tree.label(result.tree.weight)} shifting between "
+                         f"{inner_name} segments inside each {dim}"),))]
+        for s in _ordered(every):
+            key = segment_key(s["segment"])
+            nodes.extend(self.inner(s["segment"], parent="mix/inner", key=key,
+                                    status=s["status"]))
         return nodes
 
     def other(self, folded: list[dict], *, branch: str, dim: str) -> Node:
@@ -210,13 +252,14 @@ class TreeView:
             lines = (self.inner_table(sorted(
                 (s for s in deeper if s["status"] != "empty"),
                 key=lambda s: str(s["segment"][inner_dims[0]])), inner_dims[0]),)
-        nodes = [Node(id=f"inner-mix/{key}", parent=parent, title=f"{title_case(name)} mix",
+        nodes = [Node(id=f"inner-mix/{key}", parent=parent,
+                      title=f"{outer}: {' × '.join(inner_dims)} mix",
                       contribution=_sum(s["mix"] for s in deeper), lines=lines,
                       status=status, role="inner")]
         if result.method == "sequential":
             nodes.append(Node(
-                id=f"inner-interaction/{key}", parent=parent,
-                title=f"{title_case(name)} interaction",
+                id=f"inner-interaction/{key}", parent="interaction",
+                title=f"{outer}: {name} interaction",
                 contribution=_sum(s["interaction"] for s in deeper),
                 lines=(muted(f"Δ share × Δ {self.root_label} within {outer}"),),
                 status=status, role="inner"))
@@ -258,7 +301,7 @@ class TreeView:
                 id=f"{prefix}/{'.'.join(path[1:])}", parent=up, title=str(row["label"]),
                 contribution=float(row["effect"]), status=status, role="part",
                 lines=_value_lines(row["base"], row["compare"], self.numbers.kind_of(row["node"]),
-                                   self.numbers.unit),
+                                   self.numbers.unit, decimals=self.numbers.decimals),
             ))
         return nodes
 
@@ -276,8 +319,8 @@ def muted(text: str) -> str:
 
 
 def escape(text: str) -> str:
-    """``text`` escaped for a Graphviz HTML-like label."""
-    return html.escape(str(text), quote=True)
+    """``text`` escaped for a Graphviz HTML-like label (control characters shown escaped)."""
+    return html.escape(terminal(str(text)), quote=True)
 
 
 def segment_key(segment: Mapping[str, Any]) -> str:
@@ -287,22 +330,24 @@ def segment_key(segment: Mapping[str, Any]) -> str:
 
 
 def identifier(text: str) -> str:
-    """``text`` safe in a DOT id: ``:`` separates ports in edge endpoints, so it is escaped."""
-    return text.replace("%", "%25").replace(":", "%3A")
+    """``text`` safe in a DOT id: percent-encoded by :func:`kpitree.core.safety.dot_id`."""
+    return dot_id(text)
 
 
 def _value_lines(
     base: float | None, compare: float | None, kind: Any, unit: str | None, *,
-    prefix: str = "", periods: tuple[str, str] | None = None,
+    prefix: str = "", periods: tuple[str, str] | None = None, decimals: int | None = None,
 ) -> tuple[str, ...]:
     """``base → compare`` and ``change (relative change)`` as two HTML lines."""
-    b, c = format_value(base, kind, unit), format_value(compare, kind, unit)
+    b = format_value(base, kind, unit, decimals=decimals, compact=True)
+    c = format_value(compare, kind, unit, decimals=decimals, compact=True)
     if periods is not None:
         values = f"{escape(periods[0])}  {escape(b)}  →  {escape(periods[1])}  {escape(c)}"
     else:
         values = f"{escape(prefix)}{escape(b)}  →  {escape(c)}"
     if is_defined(base) and is_defined(compare):
-        change = format_change(float(compare) - float(base), kind, unit)  # type: ignore[arg-type]
+        change = format_change(float(compare) - float(base), kind, unit,  # type: ignore[arg-type]
+                               decimals=decimals, compact=True)
         change_text = f"{change}  ({format_pct_change(base, compare)})"
     else:
         change_text = format_pct_change(base, compare)

@@ -1,6 +1,7 @@
 """Words and figures that several views share, so that they say things the same way.
 
-What belongs here: :class:`Numbers` — a tree's figures in its own units (the root's value and
+What belongs here: the method notes (:data:`METHOD_NOTES`, :data:`COMMON_NOTE`),
+:class:`Numbers` — a tree's figures in its own units (the root's value and
 changes, any node's value, the "ARPU $51.29 → $55.43, +$4.13 (+8.1 %)" phrase) — the status
 words of segments present in one period only, title case and the "by tier × region" phrase.
 The tree image, the bridges, the charts, the narrative and the report all use these. What does
@@ -10,8 +11,8 @@ or the sentences only one view says (they stay in that view).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kpitree.core import formatting
@@ -40,12 +41,27 @@ class Numbers:
     tree: Tree
     unit: str | None
     kind: formatting.Kind
+    # decimals of money and numbers: the tree's ``decimals:``, else chosen from a view's own
+    # changes (:meth:`for_changes`); None keeps each kind's default
+    decimals: int | None = None
 
     @classmethod
     def of(cls, tree: Tree) -> Numbers:
-        """The figures of ``tree`` (no unit: plain numbers)."""
+        """The figures of ``tree`` (no unit: plain numbers; its ``decimals:`` if set)."""
         unit = tree.unit or None
-        return cls(tree, unit, formatting.value_kind(tree.format_of(tree.root), unit))
+        return cls(tree, unit, formatting.value_kind(tree.format_of(tree.root), unit),
+                   getattr(tree, "decimals", None))
+
+    @classmethod
+    def for_changes(cls, tree: Tree, changes: Iterable[float]) -> Numbers:
+        """The figures of one view whose changes are ``changes``: one number of decimals for
+        all of them (:func:`kpitree.core.formatting.table_decimals`), the tree's
+        ``decimals:`` first."""
+        numbers = cls.of(tree)
+        decimals = formatting.table_decimals(changes, numbers.kind, numbers.unit,
+                                             fixed=numbers.decimals)
+        default = formatting.default_decimals(numbers.kind, numbers.unit)
+        return replace(numbers, decimals=None if decimals == default else decimals)
 
     @property
     def root_label(self) -> str:
@@ -58,15 +74,18 @@ class Numbers:
 
     def value(self, value: float | None) -> str:
         """A value of the root (``$51.29``; undefined: ``—``)."""
-        return formatting.format_value(value, self.kind, self.unit)
+        return formatting.format_value(value, self.kind, self.unit, decimals=self.decimals,
+                                       compact=True)
 
     def change(self, value: float | None) -> str:
         """A signed change or contribution in the root's kind (``+$4.13``)."""
-        return formatting.format_change(value, self.kind, self.unit)
+        return formatting.format_change(value, self.kind, self.unit, decimals=self.decimals,
+                                        compact=True)
 
     def node_value(self, node: str, value: float | None) -> str:
         """A value of ``node`` in its own kind (``32.4 %`` for a percent driver)."""
-        return formatting.format_value(value, self.kind_of(node), self.unit)
+        return formatting.format_value(value, self.kind_of(node), self.unit,
+                                       decimals=self.decimals, compact=True)
 
     def move(self, base: float, compare: float, delta: float, *,
              label: str | None = None) -> str:
@@ -113,3 +132,33 @@ def segmented(by: Sequence[str]) -> str:
     ('by tier × region', 'no segments')
     """
     return f"by {' × '.join(by)}" if by else "no segments"
+
+
+# The method notes the report, the deck and the workbook print under their numbers.
+METHOD_NOTES = {
+    "shapley": (
+        "Shapley (default). For each segment with share w and rate r (the metric on its rows), "
+        "the rate effect is (r₁ − r₀)·(w₀ + w₁)/2 and the mix effect (w₁ − w₀)·((r₀ + r₁)/2 − "
+        "(A₀ + A₁)/2), A being the metric on all rows: Kitagawa's symmetric decomposition, "
+        "centred so that a move into an above-average segment shows as positive mix. Each "
+        "rate effect is split down the formula to the drivers: sums linearly, products and "
+        "ratios by the exact Shapley value over their inputs. The split is hierarchical (mix "
+        "vs rate first, then the drivers)."
+    ),
+    "sequential": (
+        "Sequential (FP&A price-volume-mix). Mix at base rates Σ Δw·(r₀ − A₀), rate at base "
+        "shares Σ w₀·Δr, and the interaction Σ Δw·Δr as its own effect. The result depends on "
+        "this order."
+    ),
+    "lmdi": (
+        "LMDI-I (additive, Ang). Each term of the expanded sum of products Σ shares·drivers "
+        "splits its change L(V₁, V₀)·ln(x₁/x₀) per factor; zeros use the analytical limits. "
+        "Needs positive values."
+    ),
+}
+COMMON_NOTE = (
+    "Every effect is exact: the effects add up to the change. A segment present in one period "
+    "only takes the other period's rate, so its whole effect is mix. A driver undefined in one "
+    "period (0/0) takes the other period's value. Every node is a ratio of sums over the rows "
+    "of a period and segment."
+)

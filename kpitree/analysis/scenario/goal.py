@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from kpitree.analysis.scenario.scenario import Scenario, Snapshot
 from kpitree.analysis.scenario.solve import lever_value
+from kpitree.core import views
 from kpitree.core.errors import GoalError, ScenarioError
 from kpitree.core.formatting import format_value, value_kind
 
@@ -30,6 +31,10 @@ class GoalSeek:
     current: float  # the lever's value in the actual snapshot
     value: float  # the lever's value that reaches the target
     scenario: Scenario = field(repr=False, compare=False)
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the value found and the scenario it makes."""
+        return views.show("goal_html", self)
 
 
 def goal_seek(snap: Snapshot, lever: str, *, target: float, method: str = "shapley",
@@ -48,7 +53,7 @@ def goal_seek(snap: Snapshot, lever: str, *, target: float, method: str = "shapl
         >>> goal_seek(snap, "share[tier=pro]", target=56.0).value
         0.1465...
     """
-    base = snap.parse(lever, "0")
+    base = snap.parse(lever, "=0")
     if base.kind not in ("driver", "share"):
         raise ScenarioError(f"goal seek needs a driver or share lever, not '{lever}'")
     current = lever_value(snap.tree, snap.keys, snap.sums, base)

@@ -17,7 +17,11 @@ is shown with in scenario names and tables. What does not: what a lever does to 
 
 **Values** say how: ``"+5pp"``/``"-2pp"`` add percentage points, ``"+10%"``/``"-10%"`` change by
 a percent of the current value, ``"*1.10"`` multiplies, ``"+2"``/``"-0.5"`` add in the node's own
-unit, ``"=0.3"`` or ``"=30%"`` set (a bare number also sets).
+unit, ``"=0.3"`` or ``"=30%"`` set. A bare number (``1.1``, ``"1.1"``) is an error naming these
+forms: it could mean set, multiply or add. A rate (a driver with ``format: percent``) takes
+points, percents, factors or a set value, not a plain ``"+10"`` (which would add 1,000 points),
+and stays between 0 and 100 % (:mod:`kpitree.analysis.scenario.solve` checks the result).
+``move[…]`` takes a bare fraction (``"10%"``) or count (``"500"``).
 """
 
 from __future__ import annotations
@@ -65,10 +69,14 @@ class Lever:
         return current + self.amount
 
 
-def _parse_value(key: str, value: object) -> tuple[str, float, str]:
+def _parse_value(key: str, value: object, *, bare: bool = False) -> tuple[str, float, str]:
+    """``(op, amount, unit)`` of a lever's value; ``bare`` allows a number without an
+    operator (``move[…]``), which otherwise is an error naming the accepted forms."""
     if isinstance(value, bool):
         raise ScenarioError(f"lever '{key}': {value!r} is not a change; use e.g. "
                             f"{', '.join(LEVER_FORMS)}")
+    if isinstance(value, int | float) and not bare:
+        raise ScenarioError(_bare_error(key, value))
     if isinstance(value, int | float):
         return "=", float(value), ""
     match = _VALUE.match(str(value))
@@ -78,11 +86,20 @@ def _parse_value(key: str, value: object) -> tuple[str, float, str]:
             f"{', '.join(LEVER_FORMS)}"
         )
     op, number, unit = match["op"], float(match["num"]), match["unit"] or ""
+    if not op and not bare:
+        raise ScenarioError(_bare_error(key, value))
     if op in ("-", "−"):
         return "+", -number, unit
     if op == "*" and unit:
         raise ScenarioError(f"lever '{key}': '*' takes a plain factor like '*1.1', not {value!r}")
     return (op or "="), number, unit
+
+
+def _bare_error(key: str, value: object) -> str:
+    text = str(value).strip()
+    return (f"lever '{key}': the bare number {text} could mean set, multiply or add; write "
+            f"'={text}' to set it, '*{text}' to multiply or '+{text}' to add (forms: "
+            f"{', '.join(LEVER_FORMS)})")
 
 
 def parse_lever(key: str, value: object, tree: Tree, dims: Sequence[str],
@@ -141,7 +158,13 @@ def parse_lever(key: str, value: object, tree: Tree, dims: Sequence[str],
             )
         if node == "move" and target is None:
             raise ScenarioError(f"lever '{key}': write move[{named[-1]}=from->to]")
-    op, amount, unit = _parse_value(str(key), value)
+    op, amount, unit = _parse_value(str(key), value, bare=node == "move")
+    if node in drivers and tree.format_of(node) == "percent" and op == "+" and not unit:
+        sign = "+" if amount >= 0 else "-"
+        raise ScenarioError(
+            f"lever '{key}': {node} is a rate (shown in percent), so '{value}' would add "
+            f"{abs(amount) * 100:,.0f} percentage points; write '{sign}{abs(amount):g}pp' "
+            f"(points), '{sign}{abs(amount):g}%' (relative) or '={abs(amount):g}%' (set)")
     if node == "move":
         if op not in ("=",) or amount < 0:
             raise ScenarioError(

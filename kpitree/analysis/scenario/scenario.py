@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -89,6 +90,10 @@ class Snapshot:
         for name in self.tree.order:
             frame[name] = values[name]
         return frame
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the root and each outer segment's share and value."""
+        return views.show("snapshot_html", self)
 
     def whatif(self, levers: Mapping[str, object], *, name: str | None = None,
                method: str = "shapley") -> Scenario:
@@ -215,12 +220,19 @@ class Scenario:
                 "actual": self.explanation.base.value, "value": self.value, "delta": self.delta,
                 **totals}
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the move, the bridge by lever and its chart."""
+        return views.show("scenario_html", self)
+
     def chart(self, path: str | None = None) -> Figure:
         """Bridge actual → scenario (see :func:`kpitree.present.charts.scenario_chart`)."""
         return views.show("scenario_chart", self, path)
 
-    def render(self, path: str | None = None, *, format: str | None = None) -> bytes:
-        """The annotated tree of actual → scenario (Graphviz)."""
+    def render(self, path: str | None = None, *, format: str | None = None) -> bytes | Path:
+        """The annotated tree of actual → scenario (Graphviz): the path written, or the bytes
+        without ``path`` (see :meth:`Explanation.render`)."""
+        if path is None:
+            return self.explanation.render(format=format)
         return self.explanation.render(path, format=format)
 
     def __str__(self) -> str:

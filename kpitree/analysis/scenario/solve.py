@@ -192,6 +192,12 @@ def _apply_driver(tree: Tree, keys: pd.DataFrame, lever: Lever, sums: dict[str, 
             f"{format_value(new, _node_kind(tree, lever.node), tree.unit)} (below zero) in "
             f"{lever.where()}"
         )
+    if tree.format_of(lever.node) == "percent" and new > 1.0 >= current:
+        raise ScenarioError(
+            f"lever '{lever.text}': {lever.node} is a rate and would become "
+            f"{format_value(new, 'percent')} (above 100 %) in {lever.where()} ({period}); a "
+            "rate stays between 0 and 100 % (e.g. '+5pp', '=40%')"
+        )
     if new == current:
         return
     if not math.isfinite(current) or current == 0:

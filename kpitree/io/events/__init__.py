@@ -40,6 +40,7 @@ from kpitree.io.events.execute import execute
 from kpitree.io.events.frame import Aggregate, finish
 from kpitree.io.events.plan import Plan, Progress, make_plan
 from kpitree.io.events.query import aggregation
+from kpitree.io.events.types import check_types
 from kpitree.io.events.windows import instant, resolve_windows, time_is_aware
 
 
@@ -96,6 +97,7 @@ def run(plan: Plan, periods: Sequence[object] | None) -> Aggregate:
     lo = min(w.start for w in windows)
     hi = max(w.end for w in windows)
     in_range = (ts >= instant(plan, lo, aware)) & (ts < instant(plan, hi, aware))
+    check_types(plan, in_range)  # text amounts, id types, fractional cents, 64-bit sums
     if not aware:
         check_naive(plan, windows, notes)
     currency = check_events(plan, in_range, notes)

@@ -80,7 +80,10 @@ def check_events(plan: Plan, in_range: Any, notes: list[str]) -> str | None:
     currency = (event_column(plan, d.currency, "set data.events.currency: null if none")
                 if d.currency is not None else ibis.literal("", type="string"))
     ts = plan.events[d.time]
-    scoped = plan.events.filter(in_range | ts.isnull())
+    # Only the periods' rows, by a plain range on the time column, so an engine skips the
+    # other files and row groups; NULL times (in no period) are counted on their own: from the
+    # Parquet files' statistics (no scan) when the source has them, else by reading that column.
+    scoped = plan.events.filter(in_range)
     profile = execute(
         plan,
         scoped.group_by(
@@ -88,13 +91,19 @@ def check_events(plan: Plan, in_range: Any, notes: list[str]) -> str | None:
             k_status=status.cast("string"), k_currency=currency.cast("string"),
         ).aggregate(
             n=lambda t: t.count(),
-            null_ts=ones(plan, ts.isnull()).sum(),
             null_user=ones(plan, user.isnull()).sum(),
             null_amount=ones(plan, amount.isnull()).sum(),
             negative=ones(plan, amount < 0).sum(),
         ),
         "profiling events",
     )
+    null_ts = plan.source.null_count("events", d.time)  # from Parquet footers when it can
+    if null_ts is None:
+        null_ts = execute(plan, plan.events.filter(ts.isnull()).aggregate(
+            n=lambda t: t.count()), "checking event times")["n"].iloc[0]
+    profile["null_ts"] = 0
+    if len(profile):
+        profile.loc[profile.index[0], "null_ts"] = int(null_ts)
     _check_profile(plan, profile)
     counted = _note_types(plan, profile, notes)
     _check_event_ids(plan, scoped, event_id)
@@ -148,29 +157,44 @@ def _note_types(plan: Plan, profile: pd.DataFrame, notes: list[str]) -> pd.DataF
     return counted
 
 
-def _repeats(plan: Plan, scoped: Any, *, distinct: Any, keys: dict[str, Any],
-             order: str | list[str], stages: tuple[str, str]) -> tuple[int, pd.Series] | None:
+def _repeats(plan: Plan, scoped: Any, *, keys: dict[str, Any], order: str | list[str],
+             stages: tuple[str, str]) -> tuple[int, pd.Series] | None:
     """Rows of ``scoped`` that repeat a key: how many extra rows, and the first repeated key.
 
-    ``distinct`` counts the distinct keys (one expression); ``keys`` names the key's columns
-    for the example, whose row also holds its count ``n``; ``stages`` names the two queries
-    for the progress callback. None when every key appears once.
+    Exact, in one grouping by the key's own columns (``keys``; no text concatenation, no
+    separate COUNT(DISTINCT)): the groups seen more than once and their extra rows. The
+    example row (its key and count ``n``) is looked up only when there is a repeat.
+    ``stages`` names the two queries for the progress callback. None when every key appears
+    once.
     """
-    counts = execute(plan, scoped.aggregate(n=lambda t: t.count(), distinct=distinct),
-                     stages[0])
-    extra = int(counts["n"].iloc[0]) - int(counts["distinct"].iloc[0])
+    repeated = scoped.group_by(**keys).aggregate(n=lambda t: t.count()).filter(
+        lambda t: t.n > 1)
+    counts = execute(plan, repeated.aggregate(extra=lambda t: (t.n - 1).sum()), stages[0])
+    value = counts["extra"].iloc[0]
+    extra = 0 if pd.isna(value) else int(value)
     if not extra:
         return None
-    example = execute(
-        plan,
-        scoped.group_by(**keys).aggregate(n=lambda t: t.count())
-        .filter(lambda t: t.n > 1).order_by(order).limit(1), stages[1])
+    example = execute(plan, repeated.order_by(order).limit(1), stages[1])
     return extra, example.iloc[0]
 
 
 def _check_event_ids(plan: Plan, scoped: Any, event_id: Any) -> None:
-    """Every event id once: a repeated id is a copied row, and kpitree does not guess."""
-    repeated = _repeats(plan, scoped, distinct=event_id.nunique(), keys={"k_id": event_id},
+    """Every event id once: a repeated id is a copied row, and kpitree does not guess.
+
+    On DuckDB the ids are sorted and each compared with the one before (exact, and about three
+    times cheaper than grouping 17 million ids at 100M events, since logs come nearly in id
+    order); the grouping runs only to name a repeated id. Other engines group by the id (a
+    window over the whole table would gather it on one Spark executor).
+    """
+    ids = scoped.select(k_id=event_id)
+    if plan.source.engine == "duckdb":
+        lagged = ids.mutate(k_prev=ids.k_id.lag().over(plan.ibis.window(order_by=ids.k_id)))
+        same = (lagged.k_id == lagged.k_prev) | (lagged.k_id.isnull() & lagged.k_prev.isnull())
+        extra = execute(plan, lagged.filter(same).aggregate(n=lambda t: t.count()),
+                        "checking event ids")["n"].iloc[0]
+        if not int(extra):
+            return
+    repeated = _repeats(plan, ids, keys={"k_id": "k_id"},
                         order="k_id", stages=("checking event ids", "finding a duplicate"))
     if repeated is None:
         return
@@ -215,9 +239,8 @@ def check_users(plan: Plan, windows: list[PeriodWindow]) -> None:
     scoped = plan.users.filter(months_in(plan, month, windows))
     dims = [c for c in plan.dims if c != "cohort" and c in plan.user_columns]
     repeated = _repeats(
-        plan, scoped,
-        distinct=(uid.cast("string") + "|" + month.cast("string")).nunique(),
-        keys={"k_user": uid, "k_month": month}, order=["k_month", "k_user"],
+        plan, scoped.select(k_user=uid, k_month=month),
+        keys={"k_user": "k_user", "k_month": "k_month"}, order=["k_month", "k_user"],
         stages=("checking users", "finding a repeated user"))
     if repeated is None:
         return

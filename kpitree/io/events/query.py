@@ -21,7 +21,16 @@ from typing import Any
 from kpitree.core.definitions import PeriodWindow
 from kpitree.io.events.conditions import USER_COLUMN_PREFIX, condition_expr, condition_names
 from kpitree.io.events.plan import Plan, needs, ones, user_column
-from kpitree.io.events.windows import instant, labelled, month_column, months_in
+from kpitree.io.events.windows import (
+    in_windows,
+    instant,
+    labelled,
+    month_column,
+    months_in,
+    slot_edges,
+    slot_windows,
+    slotted,
+)
 
 EVENT_MEASURES = ("billed", "collected", "refunds", "discounts")  # summed as they are
 
@@ -63,10 +72,24 @@ def event_table(plan: Plan, windows: list[PeriodWindow], in_range: Any, aware: b
     for t in rev.types:
         columns[f"k_rev_{t}"] = ibis.ifelse(etype == t, revenue, zero)
     slim = ev.select(k_ts=ev[d.time], **columns)
+    measures = [c for c in columns if c != "k_user"]
+    if plan.definition.period.overlapping:
+        # One pass: each event's slot, summed per user and slot, then each slot's sums
+        # counted in every window that holds it (exact: integer sums of sums).
+        edges = slot_edges(windows)
+        rows = slotted(plan, slim, edges,
+                       lambda lo, hi: (slim.k_ts >= instant(plan, lo, aware)) &
+                       (slim.k_ts < instant(plan, hi, aware)), "k_slot")
+        per_slot = rows.group_by(["k_user", "k_slot"]).aggregate(
+            **{c: rows[c].sum().cast("int64") for c in measures})
+        mapping = slot_windows(plan, windows, edges, "k_slot")
+        spread = per_slot.join(mapping, per_slot.k_slot == mapping.k_slot)
+        return spread.group_by(["k_user", "k_period"]).aggregate(
+            **{c: spread[c].sum().cast("int64") for c in measures})
     rows = labelled(plan, slim, windows,
                     lambda w: (slim.k_ts >= instant(plan, w.start, aware)) &
                     (slim.k_ts < instant(plan, w.end, aware)))
-    sums = {c: rows[c].sum().cast("int64") for c in columns if c != "k_user"}
+    sums = {c: rows[c].sum().cast("int64") for c in measures}
     return rows.group_by(["k_user", "k_period"]).aggregate(**sums)
 
 
@@ -92,9 +115,12 @@ def user_table(plan: Plan, windows: list[PeriodWindow]) -> Any:
     for column in condition_columns:
         columns[f"{USER_COLUMN_PREFIX}{column}"] = plan.users[column]
     scoped = plan.users.filter(months_in(plan, month, windows)).select(**columns)
-    rows = labelled(plan, scoped, windows,
-                    lambda w: (scoped.k_month >= ibis.date(w.first_month)) &
-                    (scoped.k_month <= ibis.date(w.last_month)))
+    if plan.definition.period.overlapping:
+        rows = in_windows(plan, scoped, windows, "k_month")
+    else:
+        rows = labelled(plan, scoped, windows,
+                        lambda w: (scoped.k_month >= ibis.date(w.first_month)) &
+                        (scoped.k_month <= ibis.date(w.last_month)))
     if plan.definition.period.kind == "month":
         return rows
     summed = [f"{USER_COLUMN_PREFIX}{c}" for c in condition_columns if c in d.sum]

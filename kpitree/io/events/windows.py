@@ -3,15 +3,17 @@
 What belongs here: resolving the periods asked for (or every complete period the users table
 covers) into :class:`~kpitree.core.definitions.PeriodWindow` values; the users table's month
 column; whether event times carry a time zone, and the instant a window starts at in the tree's
-zone; labelling rows with their period (a CASE for calendar periods, a union for overlapping
-trailing windows). What does not: the window arithmetic itself (``period_window`` and
-``windows_between`` in :mod:`kpitree.core.definitions`), or the naive-timestamp check
-(:mod:`kpitree.io.events.checks`).
+zone; labelling rows with their period in one pass — a CASE for calendar periods; for
+overlapping trailing windows a CASE over *slots* (the spans between window edges) and a join
+with a small slot → window table, so a trend over twelve trailing windows still scans once.
+What does not: the window arithmetic itself (``period_window`` and ``windows_between`` in
+:mod:`kpitree.core.definitions`), or the naive-timestamp check (:mod:`kpitree.io.events.checks`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +22,7 @@ import pandas as pd
 
 from kpitree.core.definitions import PeriodWindow, period_window, windows_between
 from kpitree.core.errors import DataError, TreeError
+from kpitree.core.periods import add_months
 from kpitree.io.events.execute import execute
 from kpitree.io.events.plan import Plan, event_column, user_column
 
@@ -96,6 +99,53 @@ def months_in(plan: Plan, month: Any, windows: list[PeriodWindow]) -> Any:
             (month <= plan.ibis.date(w.last_month))
         test = part if test is None else test | part
     return test
+
+
+def slot_edges(windows: list[PeriodWindow]) -> list[dt.date]:
+    """The sorted starts and ends of the windows: consecutive edges bound one *slot*.
+
+    Every window is a run of whole slots, so a row is labelled with its one slot in a single
+    pass and the slot is then mapped to each window it lies in (:func:`slot_windows`).
+    """
+    return sorted({w.start for w in windows} | {w.end for w in windows})
+
+
+def slot_windows(plan: Plan, windows: list[PeriodWindow], edges: list[dt.date],
+                 key: str) -> Any:
+    """A small table: slot index ``key`` → each label of a window holding that slot."""
+    pairs = [(index, w.label) for index in range(len(edges) - 1) for w in windows
+             if w.start <= edges[index] and edges[index + 1] <= w.end]
+    frame = pd.DataFrame({key: [i for i, _ in pairs], "k_period": [label for _, label in pairs]})
+    return plan.ibis.memtable(frame.astype({key: "int64"}))
+
+
+def slotted(plan: Plan, table: Any, edges: list[dt.date],
+            bounds: Callable[[dt.date, dt.date], Any], key: str) -> Any:
+    """Rows labelled with their slot index ``key`` (one CASE, one pass); rows in none dropped."""
+    ibis = plan.ibis
+    slot = ibis.cases(*[(bounds(lo, hi), ibis.literal(i, type="int64"))
+                        for i, (lo, hi) in enumerate(itertools.pairwise(edges))],
+                      else_=ibis.null("int64"))
+    return table.mutate(**{key: slot}).filter(lambda t: t[key].notnull())
+
+
+def in_windows(plan: Plan, table: Any, windows: list[PeriodWindow], month: str) -> Any:
+    """The users rows of ``table`` once per window whose months hold them (``k_period``).
+
+    One pass over the users table and a join with a small month → window table, instead of one
+    scan per window.
+    """
+    pairs = []
+    for w in windows:
+        day = w.first_month
+        while day <= w.last_month:
+            pairs.append((day, w.label))
+            day = add_months(day, 1)
+    frame = pd.DataFrame({"k_map_month": [d for d, _ in pairs],
+                          "k_period": [label for _, label in pairs]})
+    mapping = plan.ibis.memtable(frame, schema={"k_map_month": "date", "k_period": "string"})
+    joined = table.join(mapping, table[month] == mapping.k_map_month)
+    return joined.drop("k_map_month")
 
 
 def labelled(plan: Plan, table: Any, windows: list[PeriodWindow],

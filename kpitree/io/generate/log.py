@@ -36,7 +36,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kpitree.core.definitions import DEFAULT_TYPES, KINDS, STATUSES
-from kpitree.core.errors import GenerateError
+from kpitree.core.errors import GenerateError, WriteError
+from kpitree.core.files import staged_folder
 from kpitree.core.periods import add_months
 from kpitree.io.generate.core import Planted, choose
 
@@ -103,6 +104,7 @@ def generate(
     seed: int = 7,
     end: str = "2026-10",
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> Generated:
     """Write a synthetic event log of about ``events`` events over ``months`` months.
 
@@ -112,8 +114,15 @@ def generate(
     40 %, *enterprise* usage grows by half, and payment failures rise from 2 % to 5 % (realised
     revenue falls against contracted).
 
+    The files are written into a temporary folder beside ``folder`` and moved into place only
+    once all of them are written, so a failure leaves ``folder`` as it was. A folder that
+    already holds a generated log is refused unless ``force`` is given (then only the log's own
+    files — ``users/users-*.parquet``, ``events/events-*.parquet``, ``planted.json`` — are
+    replaced; other files are kept).
+
     Raises:
-        GenerateError: a size or month count out of range, or an unusable folder.
+        GenerateError: a size or month count out of range, an empty folder name, a file in the
+            way, or a folder holding a log and no ``force``.
     """
     if not 1_000 <= events <= MAX_EVENTS:
         raise GenerateError(f"--events {events:,}: choose between 1,000 and {MAX_EVENTS:,}")
@@ -123,15 +132,36 @@ def generate(
         end_month = dt.datetime.strptime(end, "%Y-%m").date()
     except ValueError:
         raise GenerateError(f"--end {end!r}: use a month like 2026-10") from None
-    out = Path(folder)
-    if out.exists() and not out.is_dir():
-        raise GenerateError(f"{out}: exists and is not a folder")
+    if not str(folder).strip():
+        raise GenerateError("--out '': give a folder name for the event log (e.g. out/events)")
+    final = Path(folder)
+    if final.exists() and not final.is_dir():
+        raise GenerateError(f"{final}: exists and is not a folder")
+    old_files = [*(final / "users").glob("users-*.parquet"),
+                 *(final / "events").glob("events-*.parquet"),
+                 *([final / "planted.json"] if (final / "planted.json").is_file() else [])]
+    if old_files and not force:
+        raise GenerateError(f"{final} already holds a generated log ({len(old_files)} files); "
+                            "pass --force to replace it, or choose another --out")
+    try:
+        with staged_folder(final) as staging:
+            result = _write_log(staging, final, events=events, months=months, seed=seed,
+                                end_month=end_month, progress=progress)
+            for old in old_files:  # replaced only once the new log is complete
+                old.unlink(missing_ok=True)
+    except WriteError as exc:
+        raise GenerateError(str(exc)) from None
+    except OSError as exc:
+        raise GenerateError(f"cannot write the event log into {final}: "
+                            f"{exc.strerror or exc}") from None
+    return result
+
+
+def _write_log(out: Path, final: Path, *, events: int, months: int, seed: int,
+               end_month: dt.date, progress: Callable[[str], None] | None) -> Generated:
+    """Simulate and write the log into ``out`` (a staging folder); describe it as ``final``."""
     (out / "users").mkdir(parents=True, exist_ok=True)
     (out / "events").mkdir(parents=True, exist_ok=True)
-    old_files = [*(out / "users").glob("users-*.parquet"),
-                 *(out / "events").glob("events-*.parquet")]
-    for old in old_files:
-        old.unlink()
     start = add_months(end_month, -(months - 1))
 
     # Size: users at the start so that the whole log holds about `events` events (the
@@ -176,7 +206,7 @@ def generate(
             progress(f"{label}: {table.num_rows:,} events, {len(state['user_id']):,} users")
     base, compare = labels[-2], labels[-1]
     planted = [effect.to_dict() for effect in _planted(shares[base], shares[compare])]
-    result = Generated(out, total_events, total_user_months, tuple(labels), base, compare,
+    result = Generated(final, total_events, total_user_months, tuple(labels), base, compare,
                        tuple(planted))
     (out / "planted.json").write_text(json.dumps({
         "base": base, "compare": compare, "events": total_events,
