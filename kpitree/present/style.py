@@ -189,9 +189,15 @@ def save_image(picture: Figure | graphviz.Digraph, path: str | Path | None, fmt:
     data = image_bytes(picture, fmt)
     if path is not None:
         try:
+            # The folder named in the path is made if missing (``render("out/tree.svg")``).
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RenderError(f"cannot make the folder for {path}: "
+                              f"{exc.strerror or exc}") from None
+        try:
             write_bytes(path, data)  # atomic: a failed write leaves the old image as it was
         except WriteError as exc:
-            raise RenderError(f"cannot write the image to {path}: {exc.strerror}") from exc
+            raise RenderError(str(exc)) from exc
     return data
 
 
