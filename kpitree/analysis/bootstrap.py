@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -85,55 +85,83 @@ def replicate_sums(
     return out.transpose(2, 0, 1)
 
 
-def one_level_effects(
-    tree: Tree, names: Sequence[str], sums0: np.ndarray, sums1: np.ndarray
-) -> dict[tuple[str, tuple[str, ...] | None], np.ndarray]:
-    """A one-level Shapley explanation on many replicates at once.
+@dataclass(frozen=True)
+class ReplicateSplit:
+    """One-level Shapley pieces of many replicates of the same cells, each (replicates, cells).
 
-    ``sums0``/``sums1`` have shape (replicates, groups, measures). Returns arrays of shape
-    (replicates, groups) keyed ``("mix", None)`` and ``("rate", driver path)``, and arrays of
-    shape (replicates,) keyed ``("total:mix", None)``, ``("total:rate", None)`` and
-    ``("total:delta", None)``. It calls the same functions as :func:`kpitree.explain` with one
-    level (:func:`kpitree.core.shapley.mix_rate`, :func:`kpitree.core.shapley.split_part` and
-    the conventions of :mod:`kpitree.core.levels`), on arrays with a replicate axis.
+    ``shares``/``weighted`` (share × rate) and ``level`` (the root on all cells, shape
+    (replicates, 1)) per period; ``mix`` per cell; ``rate`` per driver path per cell.
     """
-    n_rep, n_groups, _ = sums0.shape
-    flat = []
-    values = []
+
+    shares: tuple[np.ndarray, np.ndarray]
+    weighted: tuple[np.ndarray, np.ndarray]
+    level: tuple[np.ndarray, np.ndarray]
+    mix: np.ndarray
+    rate: dict[tuple[str, ...], np.ndarray]
+
+
+def replicate_split(
+    tree: Tree, names: Sequence[str], sums0: np.ndarray, sums1: np.ndarray, *, cells: str
+) -> ReplicateSplit:
+    """The one-level Shapley split of ``sums0``/``sums1`` (replicates, cells, measures).
+
+    It calls the same functions as :func:`kpitree.explain` with one level
+    (:func:`kpitree.core.shapley.mix_rate`, :func:`kpitree.core.shapley.split_part` and the
+    conventions of :mod:`kpitree.core.levels`), on arrays with a replicate axis; ``cells``
+    names the cells in error messages ("a bootstrap replicate", "a driver-search cell").
+    The bootstrap and the driver search both evaluate their replicates here.
+    """
+    n_rep, n_cells, _ = sums0.shape
+    flat, values = [], []
     for sums in (sums0, sums1):
         columns = {n: sums[:, :, j].reshape(-1) for j, n in enumerate(names)}
         flat.append(columns)
         try:
-            values.append(node_values(tree, columns, lambda row: "a bootstrap replicate"))
+            values.append(node_values(tree, columns, lambda row: cells))
         except DataError:
             raise DataError(
                 "a bootstrap resample has a numerator without its denominator (e.g. revenue "
                 "with no users); intervals need one row per user, each with its own counts"
             ) from None
-    weight = [v[tree.weight].reshape(n_rep, n_groups) for v in values]
-    root = [v[tree.root].reshape(n_rep, n_groups) for v in values]
+    weight = [v[tree.weight].reshape(n_rep, n_cells) for v in values]
+    root = [v[tree.root].reshape(n_rep, n_cells) for v in values]
     shares = [shares_of(w, w.sum(axis=1, keepdims=True)) for w in weight]
-    level = [np.where(w > 0, s * r, 0.0).sum(axis=1, keepdims=True)
-             for w, s, r in zip(weight, shares, root, strict=True)]
+    weighted = [np.where(w > 0, s * r, 0.0) for w, s, r in zip(weight, shares, root, strict=True)]
+    level = [x.sum(axis=1, keepdims=True) for x in weighted]
     r0, r1 = fill_rates(root[0], root[1], weight[0], weight[1])
     mix, _, scale = mix_rate(shares[0], shares[1], r0, r1, level[0], level[1])
 
     def on_zero(path: tuple[str, ...], row: int) -> str:
-        return (f"a bootstrap resample makes driver {' → '.join(path)} divide by zero; "
+        return (f"driver {' → '.join(path)} divides a non-zero number by zero in {cells}; "
                 "intervals need one row per user, each with its own counts")
 
-    drivers = fill_drivers(*(driver_values(tree, flat[t], n_rep * n_groups, on_zero)
+    drivers = fill_drivers(*(driver_values(tree, flat[t], n_rep * n_cells, on_zero)
                              for t in (0, 1)))
-    _, _, contributions = split_part(tree.structure, drivers[0], drivers[1])
-    out: dict[tuple[str, tuple[str, ...] | None], np.ndarray] = {("mix", None): mix}
-    rate_total = np.zeros((n_rep, n_groups))
-    for path, value in contributions.items():
-        effect = scale * value.reshape(n_rep, n_groups)
+    _, _, split = split_part(tree.structure, drivers[0], drivers[1])
+    rate = {path: scale * value.reshape(n_rep, n_cells) for path, value in split.items()}
+    return ReplicateSplit((shares[0], shares[1]), (weighted[0], weighted[1]),
+                          (level[0], level[1]), mix, rate)
+
+
+def one_level_effects(
+    tree: Tree, names: Sequence[str], sums0: np.ndarray, sums1: np.ndarray
+) -> dict[tuple[str, tuple[str, ...] | None], np.ndarray]:
+    """A one-level Shapley explanation on many replicates at once (:func:`replicate_split`).
+
+    ``sums0``/``sums1`` have shape (replicates, groups, measures). Returns arrays of shape
+    (replicates, groups) keyed ``("mix", None)`` and ``("rate", driver path)``, and arrays of
+    shape (replicates,) keyed ``("total:mix", None)``, ``("total:rate", None)`` and
+    ``("total:delta", None)``.
+    """
+    split = replicate_split(tree, names, sums0, sums1, cells="a bootstrap replicate")
+    out: dict[tuple[str, tuple[str, ...] | None], np.ndarray] = {("mix", None): split.mix}
+    rate_total = np.zeros_like(split.mix)
+    for path, effect in split.rate.items():
         out[("rate", path)] = effect
         rate_total = rate_total + effect
-    out[("total:mix", None)] = mix.sum(axis=1)
+    out[("total:mix", None)] = split.mix.sum(axis=1)
     out[("total:rate", None)] = rate_total.sum(axis=1)
-    out[("total:delta", None)] = (level[1] - level[0]).reshape(-1)
+    out[("total:delta", None)] = (split.level[1] - split.level[0]).reshape(-1)
     return out
 
 

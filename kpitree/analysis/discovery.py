@@ -37,10 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kpitree.core.errors import DataError
-from kpitree.core.evaluate import node_values
-from kpitree.core.levels import driver_values, fill_drivers, fill_rates, shares_of
-from kpitree.core.shapley import mix_rate, split_part
+from kpitree.analysis.bootstrap import replicate_split
+from kpitree.core.levels import fill_rates, shares_of
 from kpitree.core.tree import Tree
 
 KINDS = ("launch", "mix", "rate", "rest")
@@ -185,34 +183,10 @@ def decompose(
     Returns arrays of shape (replicates,) keyed ``("mix", i, None)`` and ``("rate", i, path)``
     for unit ``i`` (``i = len(units)`` is the rest) and ``("delta", None, None)``.
     """
-    n_rep, n_cells, _ = sums0.shape
-    flat, values = [], []
-    for sums in (sums0, sums1):
-        columns = {n: sums[:, :, j].reshape(-1) for j, n in enumerate(names)}
-        flat.append(columns)
-        try:
-            values.append(node_values(tree, columns, lambda row: "a driver-search cell"))
-        except DataError:
-            raise DataError(
-                "a bootstrap resample has a numerator without its denominator (e.g. revenue "
-                "with no users); intervals need one row per user, each with its own counts"
-            ) from None
-    weight = [v[tree.weight].reshape(n_rep, n_cells) for v in values]
-    root = [v[tree.root].reshape(n_rep, n_cells) for v in values]
-    shares = [shares_of(w, w.sum(axis=1, keepdims=True)) for w in weight]
-    weighted = [np.where(w > 0, s * r, 0.0) for w, s, r in zip(weight, shares, root, strict=True)]
-    level = [x.sum(axis=1, keepdims=True) for x in weighted]
-    r0, r1 = fill_rates(root[0], root[1], weight[0], weight[1])
-    mix, _, scale = mix_rate(shares[0], shares[1], r0, r1, level[0], level[1])
-
-    def on_zero(path: tuple[str, ...], row: int) -> str:
-        return (f"driver {' → '.join(path)} divides a non-zero number by zero in a cell of the "
-                "driver search; intervals need one row per user, each with its own counts")
-
-    drivers = fill_drivers(*(driver_values(tree, flat[t], n_rep * n_cells, on_zero)
-                             for t in (0, 1)))
-    _, _, split = split_part(tree.structure, drivers[0], drivers[1])
-    rate = {path: scale * value.reshape(n_rep, n_cells) for path, value in split.items()}
+    split = replicate_split(tree, names, sums0, sums1, cells="a driver-search cell")
+    shares, weighted, level, mix, rate = (split.shares, split.weighted, split.level, split.mix,
+                                          split.rate)
+    n_rep = mix.shape[0]
     rest = len(units)
     out: dict[Key, np.ndarray] = {("delta", None, None): (level[1] - level[0]).reshape(-1)}
     launched = plan.launch_of >= 0

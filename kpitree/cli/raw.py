@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.cli.events import aggregate_raw, is_raw
 from kpitree.core import VERSION
-from kpitree.core.errors import UsageError
+from kpitree.core.errors import UsageError, WriteError
+from kpitree.core.files import write_text, write_with
+from kpitree.core.safety import csv_safe
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
 
 METADATA_KEY = b"kpitree"  # the Parquet key-value metadata entry of `kpitree aggregate`
 AGGREGATE_FORMATS = (".parquet", ".csv")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a CSV cell starting so is a spreadsheet formula
 
 __all__ = ["AGGREGATE_FORMATS", "METADATA_KEY", "Input", "command_input", "read_metadata",
            "run_aggregate", "trend_periods", "validate_raw", "write_aggregate"]
@@ -173,19 +174,15 @@ def write_aggregate(raw: Aggregate, frame: pd.DataFrame, out: Path, *, tree: Tre
             table = pa.Table.from_pandas(frame, preserve_index=False)
             meta = dict(table.schema.metadata or {})
             meta[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
-            pq.write_table(table.replace_schema_metadata(meta), out)
+            table = table.replace_schema_metadata(meta)
+            write_with(out, lambda temporary: pq.write_table(table, temporary))
             return [out]
-        safe = frame.copy()
-        for column in safe.columns:
-            if safe[column].dtype == object or str(safe[column].dtype).startswith("str"):
-                safe[column] = safe[column].map(
-                    lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START)
-                    else v)
-        safe.to_csv(out, index=False)
+        write_text(out, csv_safe(frame).to_csv(index=False))
         sidecar = out.with_name(out.name + ".json")
-        sidecar.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n",
-                           encoding="utf-8")
+        write_text(sidecar, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
         return [out, sidecar]
+    except WriteError as exc:
+        raise UsageError(f"--out {out}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot write it ({exc.strerror})") from None
 

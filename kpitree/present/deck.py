@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpitree.core.errors import RenderError
+from kpitree.core.errors import RenderError, WriteError
+from kpitree.core.files import write_bytes
 from kpitree.core.optional import require
 from kpitree.present.office import FIXED_TIME, stable_zip
 from kpitree.present.wording import Numbers, marked, segmented
@@ -234,12 +235,10 @@ def write_deck(result: Explanation, path: str | Path, **options: Any) -> Path:
         RenderError: ``path`` cannot be written.
     """
     data = build_deck(result, **options)
-    target = Path(path)
     try:
-        target.write_bytes(data)
-    except OSError as exc:
-        raise RenderError(f"cannot write the slides {target}: {exc.strerror}") from exc
-    return target
+        return write_bytes(path, data)  # atomic: a failed write leaves the old file as it was
+    except WriteError as exc:
+        raise RenderError(str(exc)) from exc
 
 
 # --- Slides -------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpitree.core.errors import RenderError
+from kpitree.core.errors import RenderError, WriteError
+from kpitree.core.files import write_bytes
 from kpitree.core.optional import require
 from kpitree.present.office import FIXED_TIME, excel_format, safe_text, stable_zip
 from kpitree.present.wording import Numbers
@@ -142,12 +143,10 @@ def write_workbook(result: Explanation, path: str | Path, **options: Any) -> Pat
         RenderError: ``path`` cannot be written.
     """
     data = build_workbook(result, **options)
-    target = Path(path)
     try:
-        target.write_bytes(data)
-    except OSError as exc:
-        raise RenderError(f"cannot write the workbook {target}: {exc.strerror}") from exc
-    return target
+        return write_bytes(path, data)  # atomic: a failed write leaves the old file as it was
+    except WriteError as exc:
+        raise RenderError(str(exc)) from exc
 
 
 # --- Formats ------------------------------------------------------------------------------------
