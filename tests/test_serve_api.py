@@ -119,6 +119,12 @@ def test_drilling_tier_then_region_gives_explain_by_tier_region(client: TestClie
     assert doc["node"]["mix"] == pytest.approx(pro["mix"], abs=1e-12)
     assert doc["check"]["children"] == pytest.approx(doc["node"]["rate"], abs=1e-12)
     assert doc["node"]["rate"] == pytest.approx(pro["inner_mix"] + pro["rate"], abs=1e-12)
+    # ... and, split, it reads as explain --by tier region: the inner mix, then the rate.
+    assert doc["node"]["split"]["mix"] == pytest.approx(
+        pro["inner_mix"] + pro["inner_interaction"], abs=1e-12)
+    assert doc["node"]["split"]["rate"] == pytest.approx(pro["rate"] + pro["interaction"],
+                                                         abs=1e-12)
+    assert doc["node"]["text"]["split_mix"] == "+$0.01"
 
 
 def test_local_numbers_are_explain_on_the_filtered_rows(client: TestClient) -> None:

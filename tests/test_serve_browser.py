@@ -108,6 +108,15 @@ def test_drill_whatif_goal_trend_export_in_chromium(server: Running, tmp_path: P
                 assert row.locator(".bar .num").inner_text() == numbers.change(value)
                 assert float(row.get_attribute("data-contribution")) == pytest.approx(
                     value, abs=1e-12)
+            # Split, the pro row reads as explain --by tier region: its mix and the region
+            # mix within it, then the rate within tier × region.
+            tiers = nested.segments[nested.segments["level"] == "tier"]
+            seg = tiers[tiers["tier"] == "pro"].iloc[0]
+            cells = page.locator('[data-where="tier=pro"] > .num')
+            assert cells.nth(2).inner_text().split("\n") == [
+                numbers.change(seg["mix"] + seg["interaction"]),
+                f"region {numbers.change(seg['inner_mix'] + seg['inner_interaction'])}"]
+            assert cells.nth(3).inner_text() == numbers.change(seg["rate"])
             shot(page, "3_region")
 
             # 3. What-if on October: a pro price rise on the slider, then an upsell.

@@ -84,6 +84,10 @@ def drill_document(explorer: Explorer, drill: Drill) -> dict[str, Any]:
             driver["text"] = numbers.change(driver["value"])
         children.append(child)
     children_total = math.fsum(c["total"]["contribution"] for c in children)
+    # The node's change within it, split as `explain --by <path> <by>` splits it: the mix
+    # between its children (the inner mix) and the rate within them.
+    split_mix = math.fsum(c["total"]["mix"] + c["total"]["interaction"] for c in children)
+    split_rate = math.fsum(c["total"]["rate"] for c in children)
     return {
         "where": [{"dim": d, "value": v} for d, v in node.where],
         "label": describe(node.where), "by": drill.by,
@@ -94,12 +98,15 @@ def drill_document(explorer: Explorer, drill: Drill) -> dict[str, Any]:
             "compare": {"value": own.compare.value, "weight": own.compare.weight},
             "delta": own.delta, "mix": node.mix, "rate": node.rate,
             "contribution": node.contribution, "factor": node.factor,
+            "split": {"mix": split_mix, "rate": split_rate},
             "text": {"base_value": numbers.value(own.base.value),
                      "compare_value": numbers.value(own.compare.value),
                      "delta": numbers.change(own.delta),
                      "pct": format_pct_change(own.base.value, own.compare.value),
                      "mix": numbers.change(node.mix), "rate": numbers.change(node.rate),
-                     "contribution": numbers.change(node.contribution)},
+                     "contribution": numbers.change(node.contribution),
+                     "split_mix": numbers.change(split_mix),
+                     "split_rate": numbers.change(split_rate)},
         },
         "children": children,
         "check": {"children": children_total, "node_rate": node.rate,

@@ -128,7 +128,7 @@ function nodeRow(where, cells, depth, contribution, text, drillable, mark) {
   if (mark) name.append(el("span", { class: "badge" }, mark));
   row.append(name,
     el("span", { class: "num" }, cells.share), el("span", { class: "num" }, cells.value),
-    el("span", { class: "num" }, cells.mix), el("span", { class: "num" }, cells.rate),
+    el("span", { class: "num" }, ...[cells.mix].flat()), el("span", { class: "num" }, cells.rate),
     bar(contribution, text, scaleOf()));
   if (drillable) {
     const toggle = () => { state.open = state.open === key ? null : key; renderTree(); };
@@ -142,15 +142,23 @@ function renderChildren(where, depth, out) {
   const doc = state.drills.get(keyOf(where));
   if (!doc) return;
   const how = doc.chosen === "biggest mover" ? " (biggest mover)" : "";
+  const n = doc.node.text;
   out.append(el("div", { class: "drivers", "data-split-of": keyOf(where) },
-    `${"\u00a0".repeat(depth * 4)}by ${doc.by}${how}: children add up to ${doc.node.text.rate}`));
+    `${"\u00a0".repeat(depth * 4)}by ${doc.by}${how}: children add up to ${n.rate} = ` +
+    `${doc.by} mix ${n.split_mix} + rate within ${n.split_rate}`));
   for (const child of doc.children) {
     const at = [...where, [doc.by, child.value]];
     const t = child.text;
+    // Split further, a row reads as `explain --by` reads it with one more dimension: its own
+    // mix and the inner mix of that dimension, then the rate within the finer segments.
+    const inner = state.drills.get(keyOf(at));
     out.append(nodeRow(at, {
       name: [child.value],
       share: `${t.base_share} → ${t.compare_share}`,
-      value: `${t.base_value} → ${t.compare_value}`, mix: t.mix, rate: t.rate,
+      value: `${t.base_value} → ${t.compare_value}`,
+      mix: inner ? [t.mix, el("br"), el("small", { class: "inner" },
+        `${inner.by} ${inner.node.text.split_mix}`)] : [t.mix],
+      rate: inner ? inner.node.text.split_rate : t.rate,
     }, depth, child.total.contribution, t.contribution, child.drillable, child.mark));
     if (state.open === keyOf(at)) out.append(splitMenu(at));
     const moved = child.drivers.filter((d) => d.value !== 0);
@@ -172,7 +180,7 @@ function renderTree() {
       `${n.compare_value}, ${n.delta} (${n.pct}), ${state.base} → ${state.compare}`;
     out.append(nodeRow([], {
       name: [`${state.meta.metric_label} (all)`], share: "100 %",
-      value: `${n.base_value} → ${n.compare_value}`, mix: "", rate: n.delta,
+      value: `${n.base_value} → ${n.compare_value}`, mix: n.split_mix, rate: n.split_rate,
     }, 0, root.node.contribution, n.contribution, true, ""));
     if (state.open === "") out.append(splitMenu([]));
     renderChildren([], 1, out);
