@@ -2,11 +2,13 @@
 
 One LibreOffice conversion per case (module-scoped): the slides are turned into PDF then PNG
 pages, whose count and size are checked; the pictures were looked at by hand when written
-(see docs/review-pack.md).
+(README, "Monthly review pack").
 """
 
 from __future__ import annotations
 
+import io
+import math
 import shutil
 import struct
 import subprocess
@@ -15,7 +17,9 @@ from pathlib import Path
 import pytest
 
 import kpitree
-from kpitree.present.deck import MIN_TEXT_PT, SLIDE, build_deck, segment_rows
+from kpitree.present.bridge import TOP, bridge_steps
+from kpitree.present.deck import MIN_TEXT_PT, SLIDE, build_deck, segment_rows, slide_bars
+from kpitree.present.style import DPI, TEXT_SIZE
 from kpitree.present.tree_pages import tree_pages
 from kpitree.present.wording import Numbers
 from tests.conftest import SAAS_DATA, SAAS_TREE
@@ -159,3 +163,53 @@ def test_slides_render_to_one_picture_each(case, rendered) -> None:
             grey = image.convert("L")
             low, high = grey.getextrema()
             assert high - low > 100, f"{path.name} is blank"
+
+
+def _charts(deck, known: set[bytes]) -> list[tuple[float, object]]:
+    """(scale shown at, shape) of each picture that is not a tree page."""
+    out = []
+    for slide in deck.slides:
+        for shape in slide.shapes:
+            if shape.shape_type == pptx.enum.shapes.MSO_SHAPE_TYPE.PICTURE:
+                blob = shape.image.blob
+                if blob in known:
+                    continue
+                width_px = struct.unpack(">II", blob[16:24])[0]
+                out.append(((shape.width / 914400) / (width_px / DPI), shape))
+    return out
+
+
+def test_the_bridge_keeps_its_text_at_10pt_and_folds_exactly(case) -> None:
+    """The bridge slide keeps fewer bars where needed, so its 8.5 pt text shows at ≥ 10 pt;
+    its folded bars still add up to the change."""
+    result, deck = case["result"], case["deck"]
+    room = ((SLIDE[0] - 0.9) * 72, (SLIDE[1] - 0.5) * 72)
+    pages = {page.png for page in tree_pages(result, room=room)}
+    charts = _charts(deck, pages)
+    assert len(charts) == 1  # the bridge
+    assert TEXT_SIZE * charts[0][0] >= MIN_TEXT_PT - 0.05
+    bars = slide_bars(result, rate_by="component", top=TOP)
+    steps = bridge_steps(result, rate_by="component", top=bars)
+    assert math.fsum(s.value for s in steps[1:-1]) == pytest.approx(result.delta, abs=1e-9)
+
+
+def test_report_drivers_add_a_readable_slide() -> None:
+    """``report --drivers`` puts the named drivers' chart on a slide at ≥ 10 pt, the sentence
+    in its notes."""
+    from kpitree.present.drivers_chart import TEXT_PT
+    from kpitree.present.drivers_table import drivers_sentence
+
+    tree = kpitree.load_tree(SAAS_TREE)
+    result = kpitree.explain(tree, SAAS_DATA, base=BASE, compare=COMPARE)
+    found = kpitree.drivers(tree, SAAS_DATA, base=BASE, compare=COMPARE,
+                            dims=["tier", "region"])
+    plain = pptx.Presentation(io.BytesIO(build_deck(result)))
+    deck = pptx.Presentation(io.BytesIO(build_deck(result, drivers=found)))
+    assert len(deck.slides) == len(plain.slides) + 1
+    notes = [s.notes_slide.notes_text_frame.text for s in deck.slides if s.has_notes_slide]
+    assert drivers_sentence(found) in notes
+    room = ((SLIDE[0] - 0.9) * 72, (SLIDE[1] - 0.5) * 72)
+    pages = {page.png for page in tree_pages(result, room=room)}
+    charts = _charts(deck, pages)
+    assert len(charts) == 2  # the bridge and the drivers
+    assert TEXT_PT * charts[1][0] >= MIN_TEXT_PT - 0.05

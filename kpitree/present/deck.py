@@ -29,15 +29,18 @@ from kpitree.core.errors import RenderError, WriteError
 from kpitree.core.files import write_bytes
 from kpitree.core.optional import require
 from kpitree.present.office import FIXED_TIME, stable_zip
+from kpitree.present.style import DPI
+from kpitree.present.style import TEXT_SIZE as TEXT_SIZE_PT
 from kpitree.present.wording import Numbers, marked, segmented
 
 if TYPE_CHECKING:
+    from kpitree.analysis.drivers_result import Drivers
     from kpitree.analysis.scenario import Scenario
     from kpitree.analysis.totals import TotalExplanation
     from kpitree.core.result import Explanation
 
 __all__ = ["BODY_SIZE", "MIN_TEXT_PT", "SLIDE", "TABLE_SIZE", "TITLE_SIZE", "build_deck",
-           "segment_rows", "write_deck"]
+           "segment_rows", "slide_bars", "slide_room", "write_deck"]
 
 SLIDE = (13.333, 7.5)  # inches, 16:9
 MARGIN = 0.45
@@ -159,7 +162,7 @@ class _Deck:
 
 def build_deck(result: Explanation, *, rate_by: str = "component", top: int | None = None,
                scenario: Scenario | None = None, total: TotalExplanation | None = None,
-               sensitivity: Any = None) -> bytes:
+               sensitivity: Any = None, drivers: Drivers | None = None) -> bytes:
     """The deck of ``result`` as .pptx bytes.
 
     Args:
@@ -170,6 +173,8 @@ def build_deck(result: Explanation, *, rate_by: str = "component", top: int | No
         total: the volume/mix/rate bridge of the total
             (:func:`kpitree.analysis.totals.explain_total`) to add.
         sensitivity: a :func:`kpitree.analysis.scenario.sensitivity` table to add as a tornado.
+        drivers: a driver search (:func:`kpitree.drivers`, ``report --drivers``) to add as the
+            chart of its named drivers, their sentence in the notes.
 
     Raises:
         MissingExtraError: python-pptx (or matplotlib, Graphviz's package) is not installed.
@@ -202,10 +207,11 @@ def build_deck(result: Explanation, *, rate_by: str = "component", top: int | No
     slide = deck.slide(None, notes=f"Bridge {result.base.period} → {result.compare.period}: "
                        "base value, the mix effects, the rate effects, the compare value. "
                        "Hatched bars sum smaller effects exactly.")
-    deck.picture(slide, render_bridge(result, format="png", rate_by=rate_by,
-                                      top=TOP if top is None else top), dpi=150, top=TREE_TOP)
+    bars = slide_bars(result, rate_by=rate_by, top=TOP if top is None else top)
+    deck.picture(slide, render_bridge(result, format="png", rate_by=rate_by, top=bars),
+                 dpi=DPI, top=TREE_TOP)
     # a tree page carries its own title: the picture takes the whole slide
-    room = (SLIDE[0] - 2 * MARGIN, SLIDE[1] - TREE_TOP - 0.25)
+    room = slide_room()
     for page in tree_pages(result, room=(room[0] * 72, room[1] * 72)):
         slide = deck.slide(None, notes=f"{page.title}. Bold figures are contributions to the "
                            f"{numbers.root_label} change; children add up to their parent.")
@@ -214,6 +220,8 @@ def build_deck(result: Explanation, *, rate_by: str = "component", top: int | No
     _effects_slide(deck, result)
     for depth, level in enumerate(result.by):
         _segments_slide(deck, result, level, depth)
+    if drivers is not None:
+        _drivers_slide(deck, drivers)
     if scenario is not None:
         _scenario_slides(deck, scenario)
     if sensitivity is not None:
@@ -242,6 +250,44 @@ def write_deck(result: Explanation, path: str | Path, **options: Any) -> Path:
 
 
 # --- Slides -------------------------------------------------------------------------------------
+
+def slide_room(top: float = TREE_TOP) -> tuple[float, float]:
+    """The inches a picture below ``top`` may fill on a slide."""
+    return SLIDE[0] - 2 * MARGIN, SLIDE[1] - top - 0.25
+
+
+def slide_bars(result: Explanation, *, rate_by: str, top: int) -> int:
+    """Bars kept per group on the bridge slide: at most ``top``, fewer where the bridge would
+    otherwise be shown so small that its text reads under :data:`MIN_TEXT_PT` (the folded
+    bars sum exactly, so the story is the report's)."""
+    from kpitree.present.bridge import bridge_steps
+    from kpitree.present.waterfall import HEIGHT, figure_width
+
+    width, height = slide_room()
+    for bars in range(top, 1, -1):
+        scale = min(width / figure_width(len(bridge_steps(result, rate_by=rate_by, top=bars))),
+                    height / HEIGHT)
+        if TEXT_SIZE_PT * scale >= MIN_TEXT_PT:
+            return bars
+    return 1
+
+
+def _drivers_slide(deck: _Deck, drivers: Drivers) -> None:
+    """The named drivers' chart, sized so its 8 pt text shows at :data:`MIN_TEXT_PT` or more;
+    the sentence in the notes."""
+    from kpitree.present.drivers_chart import FRAME, ROW, TEXT_PT, drivers_chart
+    from kpitree.present.drivers_table import drivers_sentence
+    from kpitree.present.style import save_image
+
+    grow = MIN_TEXT_PT / TEXT_PT  # the picture is shown at least this much larger
+    width, height = slide_room()
+    rows = max(len(drivers.found), len(drivers.ranking), 1)
+    row_height = min(ROW, max((height / grow - FRAME) / rows, 0.3))
+    png = save_image(drivers_chart(drivers, width=width / grow, row_height=row_height), None,
+                     "png")
+    slide = deck.slide(None, notes=drivers_sentence(drivers))
+    deck.picture(slide, png, dpi=DPI, top=TREE_TOP)
+
 
 def _title_slide(deck: _Deck, result: Explanation) -> None:
     numbers = deck.numbers

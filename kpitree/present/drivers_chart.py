@@ -57,14 +57,25 @@ def _ticks(numbers: Numbers) -> object:
     return ticker.FuncFormatter(lambda x, _pos: _t(numbers.value(x)))
 
 
-def drivers_chart(result: Drivers, path: str | Path | None = None) -> Figure:
-    """Bars of the named drivers (with intervals, launches marked, shares) and the ranking."""
+WIDTH = 11.0  # inches
+ROW = 0.55  # inches per named driver (or ranked dimension)
+FRAME = 2.0  # inches of title, notes and axis around the rows
+TEXT_PT = 8.0  # the chart's smallest text (tick labels, figures); the heading is larger
+
+
+def drivers_chart(result: Drivers, path: str | Path | None = None, *, width: float = WIDTH,
+                  row_height: float = ROW) -> Figure:
+    """Bars of the named drivers (with intervals, launches marked, shares) and the ranking.
+
+    ``width`` and ``row_height`` (inches) size the figure; the text stays 8 pt, so a smaller figure
+    shown larger (a slide) reads larger.
+    """
     numbers = Numbers.of(result.tree)
     found = result.found
     intervals = result.intervals
     n = len(found)
     ranking = result.ranking
-    figure = new_figure(11.0, 0.55 * max(n, len(ranking)) + 2.0)
+    figure = new_figure(width, row_height * max(n, len(ranking)) + FRAME)
     left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2.3, 1.0]})
     y = np.arange(n)[::-1]
     values = found["contribution"].to_numpy(dtype=float)
@@ -87,7 +98,7 @@ def drivers_chart(result: Drivers, path: str | Path | None = None) -> Figure:
                 text += "  ≈0?"
             value = high if value >= 0 else low
         left.annotate(_t(text), (value, yi), xytext=(4 if value >= 0 else -4, 0),
-                      textcoords="offset points", va="center", fontsize=8, color=INK,
+                      textcoords="offset points", va="center", fontsize=TEXT_PT, color=INK,
                       ha="left" if value >= 0 else "right")
         badge = {"entered": "NEW", "exited": "GONE"}.get(row.status)
         kind = KIND_NAMES.get(row.kind, row.kind)
@@ -97,7 +108,7 @@ def drivers_chart(result: Drivers, path: str | Path | None = None) -> Figure:
         strata = f", within {', '.join(row.strata)}" if row.strata else ""
         name = f"{row.segment}" + (f"  [{badge}]" if badge else "")
         labels.append(_t(f"{name}\n{kind}{strata} · users {shares}"))
-    left.set_yticks(y, labels, fontsize=8)
+    left.set_yticks(y, labels, fontsize=TEXT_PT)
     for tick, row in zip(left.get_yticklabels(), found.itertuples(index=False), strict=True):
         if row.status in ("entered", "exited"):
             tick.set_color(STATUS_COLOUR)
@@ -111,9 +122,9 @@ def drivers_chart(result: Drivers, path: str | Path | None = None) -> Figure:
     yr = np.arange(len(ranking))[::-1]
     right.barh(yr, ranking["score"].to_numpy(dtype=float), color="#c6dbef",
                edgecolor="#6b8fb5", linewidth=0.6, height=0.6)
-    right.set_yticks(yr, [_t(str(d)) for d in ranking["dimension"]], fontsize=8)
+    right.set_yticks(yr, [_t(str(d)) for d in ranking["dimension"]], fontsize=TEXT_PT)
     right.xaxis.set_major_formatter(_ticks(numbers))
-    right.set_xlabel("Dimensions by concentration (score)", fontsize=8, color=MUTED)
+    right.set_xlabel("Dimensions by concentration (score)", fontsize=TEXT_PT, color=MUTED)
     right.spines[["top", "right"]].set_visible(False)
 
     base, compare = result.base, result.compare
@@ -125,11 +136,11 @@ def drivers_chart(result: Drivers, path: str | Path | None = None) -> Figure:
     with warnings.catch_warnings():  # the two-line tick labels are measured line by line
         warnings.simplefilter("ignore", UserWarning)
         heading(figure, left, f"What moved {numbers.root_label}, {base.period} → {compare.period}: "
-                              "the named drivers", notes, width=7.5)
+                              "the named drivers", notes, width=width * 7.5 / WIDTH)
     return save(figure, path)
 
 
-__all__ = ["drivers_chart"]
+__all__ = ["FRAME", "ROW", "TEXT_PT", "WIDTH", "drivers_chart", "drivers_section"]
 
 
 def drivers_section(result: Drivers) -> tuple[dict[str, object], dict[str, bytes]]:

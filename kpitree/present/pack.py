@@ -140,8 +140,9 @@ def extra_sections(result: Explanation, extras: Extras) -> tuple[list[dict[str, 
 
 
 def extra_files(result: Explanation, extras: Extras, *, rate_by: str,
-                top: int | None) -> dict[str, bytes]:
-    """``deck.pptx`` and ``workbook.xlsx``, when asked."""
+                top: int | None, drivers: Any = None) -> dict[str, bytes]:
+    """``deck.pptx`` and ``workbook.xlsx``, when asked (the deck with a slide of ``drivers``,
+    a driver search, when given)."""
     from kpitree.core.progress import report
 
     files: dict[str, bytes] = {}
@@ -151,7 +152,7 @@ def extra_files(result: Explanation, extras: Extras, *, rate_by: str,
 
         files["deck.pptx"] = build_deck(result, rate_by=rate_by, top=top,
                                         scenario=extras.scenario, total=extras.total,
-                                        sensitivity=extras.sensitivity)
+                                        sensitivity=extras.sensitivity, drivers=drivers)
         report("slides", 1.0)
     if extras.workbook:
         from kpitree.present.workbook import build_workbook

@@ -147,7 +147,7 @@ def write_report(result: Explanation, out: str | Path, *, rate_by: str = "compon
         **report.images,
         "effects.csv": report.effects_csv.encode("utf-8"),
         **section_images,
-        **extra_files(result, extras, rate_by=rate_by, top=top),
+        **extra_files(result, extras, rate_by=rate_by, top=top, drivers=drivers),
     }
     # All files at once (kpitree.core.files): a failure leaves the previous pack untouched.
     return write_folder(folder, files)

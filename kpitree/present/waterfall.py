@@ -105,6 +105,11 @@ def fold(bars: Iterable[tuple[str, float]], *, group: str, top: int, noun: str,
     return steps
 
 
+def figure_width(bars: int) -> float:
+    """The width in inches of a bridge of ``bars`` bars (it grows with them)."""
+    return max(7.5, 0.95 * bars + 2.0)
+
+
 def waterfall_figure(steps: Sequence[Step], numbers: Numbers, *, title: str,
                      notes: Sequence[str] = (), group_titles: Mapping[str, str] | None = None,
                      height: float = HEIGHT) -> Figure:
@@ -116,7 +121,7 @@ def waterfall_figure(steps: Sequence[Step], numbers: Numbers, *, title: str,
     Raises:
         MissingExtraError: matplotlib is not installed.
     """
-    width = max(7.5, 0.95 * len(steps) + 2.0)
+    width = figure_width(len(steps))
     figure = new_figure(width, height)
     ax = figure.subplots()
     truncated = draw_waterfall(ax, steps, numbers, group_titles=group_titles)
