@@ -28,7 +28,9 @@ from tests.conftest import ROOT, SAAS_DATA, SAAS_TREE
 from tests.test_render import wide_data
 
 FILES = ["report.html", "report.md", "tree.png", "tree.svg", "bridge.png", "bridge.svg",
-         "effects.csv"]
+         "effects.csv",  # and the tree's pages, which the Markdown shows (the HTML embeds them)
+         "tree-overview.png", "tree-rate-tier-starter.png", "tree-rate-tier-team.png",
+         "tree-rate-tier-pro.png", "tree-rate-tier-enterprise.png"]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),
                              "/usr/bin/chromium") if p and Path(p).exists()), None)
@@ -101,7 +103,7 @@ def test_html_carries_narrative_table_and_method(pack: Path) -> None:
 
 def test_markdown_references_the_image_files(pack: Path) -> None:
     text = (pack / "report.md").read_text(encoding="utf-8")
-    assert "](bridge.png)" in text and "](tree.png)" in text
+    assert "](bridge.png)" in text and "](tree-overview.png)" in text
     assert "| pro | 15.6 % | 13.6 % | $99.20 | $101.66 | −$0.96 | +$0.36 |" in text
     assert "data:" not in text
 
@@ -122,6 +124,29 @@ def test_large_and_nested_reports_are_written(tmp_path: Path) -> None:
     assert "By region (shares within each tier)" in page and "Interaction" in page
     wide = (tmp_path / "wide" / "report.md").read_text(encoding="utf-8")
     assert sum(line.startswith("| s") for line in wide.splitlines()) == 40  # every segment
+
+
+def test_markdown_shows_a_large_tree_in_its_pages(tmp_path: Path) -> None:
+    """A tree too large for one picture: the Markdown shows the pages the HTML shows, each a
+    file of the pack (not the whole tree.png, unreadable at a wiki's width)."""
+    import re
+
+    from kpitree.present.pack import tree_figures
+    from tests.packdata import LARGE_BY, large_csv
+
+    tree = kpitree.load_tree(SAAS_TREE)
+    result = kpitree.explain(tree, large_csv(tmp_path), base="2026-09", compare="2026-10",
+                             by=list(LARGE_BY))
+    pages = tree_figures(result)
+    assert len(pages) > 1
+    write_report(result, tmp_path / "pack")
+    text = (tmp_path / "pack" / "report.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\((tree[^)]*\.png)\)", text)
+    assert shown == [page["name"] for page in pages]  # the slugs here are all distinct
+    for name in shown:
+        assert (tmp_path / "pack" / name).read_bytes() == next(
+            p["png"] for p in pages if p["name"] == name)
+    assert "](tree.png)" not in text and "`tree.png`" in text
 
 
 def test_cli_report_writes_the_pack(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

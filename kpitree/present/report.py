@@ -34,7 +34,7 @@ from kpitree.core.files import output_folder, write_folder
 from kpitree.core.formatting import format_pct_change, format_value
 from kpitree.core.frames import export_effects
 from kpitree.core.optional import require
-from kpitree.core.safety import csv_safe, markdown, markdown_code
+from kpitree.core.safety import csv_safe, markdown, markdown_code, safe_filename
 from kpitree.present.pack import Extras, extra_files, extra_sections, tree_figures
 from kpitree.present.style import DPI, image_bytes
 from kpitree.present.wording import COMMON_NOTE, METHOD_NOTES, Numbers, status_word
@@ -126,9 +126,12 @@ def write_report(result: Explanation, out: str | Path, *, rate_by: str = "compon
 
     Example:
         >>> paths = write_report(result, "out/2026-10")
-        >>> [p.name for p in paths]
+        >>> [p.name for p in paths][:7]
         ['report.html', 'report.md', 'tree.png', 'tree.svg', 'bridge.png', 'bridge.svg', \
 'effects.csv']
+        >>> [p.name for p in paths][7:]  # the tree's pages, which the Markdown shows
+        ['tree-overview.png', 'tree-rate-tier-starter.png', 'tree-rate-tier-team.png', \
+'tree-rate-tier-pro.png', 'tree-rate-tier-enterprise.png']
     """
     folder = output_folder(out)  # refuses '' (which would write into the current folder)
     report = build_report(result, rate_by=rate_by, top=top)
@@ -140,17 +143,37 @@ def write_report(result: Explanation, out: str | Path, *, rate_by: str = "compon
         section, image = drivers_section(drivers)  # type: ignore[arg-type]
         sections.append(section)
         section_images.update(image)
-    report.context.update(sections=sections, tree_pages=tree_figures(result, extras.layout))
+    pages = tree_figures(result, extras.layout)
+    page_files = tree_page_files(pages)
+    report.context.update(sections=sections, tree_pages=pages)
     files: dict[str, bytes] = {
         "report.html": render_html(report).encode("utf-8"),
         "report.md": render_markdown(report).encode("utf-8"),
         **report.images,
         "effects.csv": report.effects_csv.encode("utf-8"),
         **section_images,
+        **page_files,
         **extra_files(result, extras, rate_by=rate_by, top=top, drivers=drivers),
     }
     # All files at once (kpitree.core.files): a failure leaves the previous pack untouched.
     return write_folder(folder, files)
+
+
+def tree_page_files(pages: list[dict[str, Any]]) -> dict[str, bytes]:
+    """The tree's pages as files for the Markdown (``tree-overview.png`` …), when the tree is
+    shown in more than one page; each page's ``file`` is set to its (unique) name."""
+    if len(pages) < 2:
+        return {}
+    files: dict[str, bytes] = {}
+    for page in pages:
+        stem = safe_filename(page["name"].removesuffix(".png"), default="tree-page")
+        name, n = f"{stem}.png", 1
+        while name in files:  # two slugs alike (``pro EU`` and ``pro-eu``), or cut short
+            n += 1
+            name = f"{stem}-{n}.png"
+        page["file"] = name
+        files[name] = page["png"]
+    return files
 
 
 # --- The template context ----------------------------------------------------------------------
