@@ -5,14 +5,15 @@ prefix of the dimensions (the total, ``tier``, ``tier × region`` …) with ever
 each group's sums; each group's share of its parent; the conventions for absent segments
 (DESIGN.md §3) — a segment absent in one period takes the other period's rate, a driver undefined
 in one period (0/0) takes the other period's value, 0 when undefined in both — and the status of
-a segment. Every array function here broadcasts, so the bootstrap can call them with a leading
+a segment; and the top-down walk every split makes (:func:`walk`, where an absent parent's
+composition is filled). Every array function here broadcasts, so the bootstrap can call them with a leading
 replicate axis. What does not: the split into effects (:mod:`kpitree.core.shapley`,
 :mod:`kpitree.core.lmdi`) or tidy frames (:mod:`kpitree.core.frames`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,18 +199,43 @@ def mix_centring(tree: Tree, all_levels: list[Level]) -> list[np.ndarray]:
     its own per-segment mix.
     """
     out: list[np.ndarray] = []
-    parent_rates = filled_rates(all_levels[0], tree)
     parent_scale = np.ones(1)
+    for step in walk(tree, all_levels):
+        (s0, s1), (p0, p1) = step.effective, step.parent_rates
+        outer = parent_scale[step.level.parent]
+        out.append(outer * (s1 - s0) * (p0 + p1) / 2)
+        parent_scale = outer * (s0 + s1) / 2
+    return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """One level of the top-down walk every split makes (see :func:`walk`)."""
+
+    level: Level
+    shares: tuple[np.ndarray, np.ndarray]  # each group's share of its parent, per period
+    effective: tuple[np.ndarray, np.ndarray]  # the shares the split uses (absent parents filled)
+    rates: tuple[np.ndarray, np.ndarray]  # the groups' filled rates
+    parent_rates: tuple[np.ndarray, np.ndarray]  # each group's parent's filled rates
+
+
+def walk(tree: Tree, all_levels: list[Level]) -> Iterator[Step]:
+    """The levels below the total, top-down, with the shares and rates a split needs.
+
+    An outer segment absent in one period takes the other period's inner composition there
+    (DESIGN.md §3), so its whole effect is outer mix: the one place this convention lives for
+    :func:`kpitree.core.shapley.mix_and_rate` and :func:`mix_centring`.
+    """
+    parent_rates = filled_rates(all_levels[0], tree)
     parent_absent = (np.zeros(1, dtype=bool), np.zeros(1, dtype=bool))
     for depth in range(1, len(all_levels)):
         level = all_levels[depth]
         w0, w1 = level.weights(tree)
         s0, s1 = shares(tree, level, all_levels[depth - 1])
-        s0_eff = np.where(parent_absent[0][level.parent], s1, s0)
-        s1_eff = np.where(parent_absent[1][level.parent], s0, s1)
-        mean_rate = (parent_rates[0][level.parent] + parent_rates[1][level.parent]) / 2
-        out.append(parent_scale[level.parent] * (s1_eff - s0_eff) * mean_rate)
-        parent_rates = filled_rates(level, tree)
-        parent_scale = parent_scale[level.parent] * (s0_eff + s1_eff) / 2
+        effective = (np.where(parent_absent[0][level.parent], s1, s0),
+                     np.where(parent_absent[1][level.parent], s0, s1))
+        rates = filled_rates(level, tree)
+        yield Step(level, (s0, s1), effective, rates,
+                   (parent_rates[0][level.parent], parent_rates[1][level.parent]))
+        parent_rates = rates
         parent_absent = (w0 <= 0, w1 <= 0)
-    return out

@@ -28,7 +28,7 @@ from kpitree.core.levels import (
     Paths,
     filled_driver_values,
     filled_rates,
-    shares,
+    walk,
 )
 from kpitree.core.structure import Driver, Linear, Part, Product
 from kpitree.core.tree import Tree
@@ -65,24 +65,14 @@ def mix_and_rate(
     ``scale · (r1 − r0)``, which :func:`rate_through_drivers` splits to the drivers.
     """
     results: list[LevelResult] = []
-    parent_rates = filled_rates(all_levels[0], tree)
     parent_scale = np.ones(1)
-    parent_absent = (np.zeros(1, dtype=bool), np.zeros(1, dtype=bool))
-    for depth in range(1, len(all_levels)):
-        level = all_levels[depth]
-        w0, w1 = level.weights(tree)
-        s0, s1 = shares(tree, level, all_levels[depth - 1])
-        # An outer segment absent in one period takes the other period's inner composition.
-        s0_eff = np.where(parent_absent[0][level.parent], s1, s0)
-        s1_eff = np.where(parent_absent[1][level.parent], s0, s1)
-        r0, r1 = filled_rates(level, tree)
+    for step in walk(tree, all_levels):
+        (s0_eff, s1_eff), (r0, r1) = step.effective, step.rates
         mix, interaction, scale = mix_rate(
-            s0_eff, s1_eff, r0, r1, parent_rates[0][level.parent],
-            parent_rates[1][level.parent], outer=parent_scale[level.parent], method=method)
-        results.append(LevelResult(level, (s0, s1), mix, interaction, scale * (r1 - r0)))
-        parent_rates = (r0, r1)
+            s0_eff, s1_eff, r0, r1, *step.parent_rates,
+            outer=parent_scale[step.level.parent], method=method)
+        results.append(LevelResult(step.level, step.shares, mix, interaction, scale * (r1 - r0)))
         parent_scale = scale
-        parent_absent = (w0 <= 0, w1 <= 0)
     return results, parent_scale
 
 
