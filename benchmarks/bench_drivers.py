@@ -1,13 +1,21 @@
 """Benchmark: ``kpitree drivers`` at scale, and side by side with wise-pizza on planted data.
 
 The data are user-level rows from :func:`kpitree.io.generate.planted_users` (six dimensions,
-≈ 11,500 combinations in the compare period) with four known drivers planted: a price rise in
-``tier=pro & region=EU``, a mix shift out of ``tier=enterprise``, a price and usage cut in
-``region=APAC & device=android``, and a newly launched ``tier=business``.
+≈ 11,500 combinations in the compare period at 1M users) with four known drivers planted: a
+price rise in ``tier=pro & region=EU``, a mix shift out of ``tier=enterprise``, a price and
+usage cut in ``region=APAC & device=android``, and a newly launched ``tier=business``.
 
-For each tool: runtime (best of ``--repeat``), whether the reported segments add up to the real
-change in ARPU, which planted drivers were found with the right sign, and whether the launched
-tier appears. wise-pizza (``explain_changes_in_average``, PyPI ``wise-pizza``) is **not** a
+kpitree's search (:mod:`kpitree.analysis.drivers`) names *units*: launched or discontinued
+values first, then, greedily by score, mix shifts along one dimension (conditional on the
+level-setting dimensions, each past a noise test — here ``tier mix (enterprise)``) and rate
+pockets of one or two conditions or a group of values (each past a noise test), plus an exact
+``rest``. A planted driver is *found* when a reported item has its conditions and its sign
+(the kind is not scored here; ``benchmarks/bench_discovery.py`` scores it). For each tool:
+runtime (best of ``--repeat``, in-process — the fresh-process comparison is
+``bench_discovery.py``), whether the items (plus kpitree's rest) add up to the real change in
+ARPU, the planted drivers found, and whether the launched tier appears; with ``--bootstrap N``
+also the time of the search with N replicates.
+wise-pizza (``explain_changes_in_average``, PyPI ``wise-pizza``) is **not** a
 dependency of kpitree; install it in a separate environment to include it, e.g.::
 
     python -m venv /tmp/wpvenv && /tmp/wpvenv/bin/pip install wise-pizza -e .

@@ -107,3 +107,24 @@ def test_coverage_on_no_change_data_is_close_to_nominal(tree):
         low, high = np.quantile(values, [0.025, 0.975], axis=0)
         coverage = float(np.mean((low <= 0) & (high >= 0)))
         assert 0.91 <= coverage <= 0.99, f"{kind}: coverage {coverage:.3f}"
+
+
+def test_hashed_counts_are_poisson_and_follow_the_user():
+    """Hashed counts (``keys=``): Poisson(1) in distribution, a function of the user alone —
+    a user's two rows (two periods) get the same count in every replicate — and of the seed."""
+    from kpitree.core.resample import hashed_counts, user_keys
+
+    ids = [f"u{i}" for i in range(5_000)]
+    counts = hashed_counts(user_keys(ids, seed=1), 100)
+    assert abs(counts.mean() - 1) < 0.02 and abs(counts.var() - 1) < 0.05
+    assert abs((counts == 0).mean() - np.exp(-1)) < 0.01
+    assert not np.array_equal(counts, hashed_counts(user_keys(ids, seed=2), 100))
+    # two rows per user, one per period, in scrambled order: the sums see one count per user
+    order = np.random.default_rng(0).permutation(2 * len(ids))
+    users = np.r_[np.arange(len(ids)), np.arange(len(ids))][order]
+    keys = user_keys(ids, seed=1)[users]
+    ones = np.ones((len(users), 1))
+    groups = (order >= len(ids)).astype(np.int64)  # period 0 or 1
+    sums = replicate_sums(groups, ones, n_groups=2, replicates=100, seed=1, keys=keys)
+    np.testing.assert_array_equal(sums[:, 0, 0], sums[:, 1, 0])
+    np.testing.assert_array_equal(sums[:, 0, 0], counts.sum(axis=0))

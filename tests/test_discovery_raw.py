@@ -30,13 +30,19 @@ def gen(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def in_memory(gen):
-    """One row per user × period in pandas, then the search in memory."""
+def per_user(gen):
+    """One row per user × period in pandas (the user id kept as a column)."""
     tree = kpitree.load_tree(TREE)
-    per_user = aggregate(tree, connect(gen.folder), periods=[BASE, COMPARE],
-                         by=[*DIMS, "user_id"]).frame
-    assert per_user.groupby("period").size().min() > 100  # really one row per user
-    return drivers(tree, per_user, base=BASE, compare=COMPARE, dims=DIMS)
+    frame = aggregate(tree, connect(gen.folder), periods=[BASE, COMPARE],
+                      by=[*DIMS, "user_id"]).frame
+    assert frame.groupby("period").size().min() > 100  # really one row per user
+    return frame
+
+
+@pytest.fixture(scope="module")
+def in_memory(per_user):
+    """The search in memory on the per-user rows."""
+    return drivers(kpitree.load_tree(TREE), per_user, base=BASE, compare=COMPARE, dims=DIMS)
 
 
 def _units(payload) -> dict[str, tuple[str, float]]:
@@ -78,9 +84,43 @@ def test_raw_duckdb_file_equals_in_memory_to_the_cent(gen, in_memory, tmp_path):
     _same_to_the_cent(json.loads(done.stdout), in_memory)
 
 
-def test_raw_source_with_intervals(gen):
+def test_raw_intervals_pushed_down_equal_in_memory_to_the_cent(gen, per_user):
+    """--bootstrap on a raw source: replicate sums made in the engine under hashed per-user
+    counts give the in-memory intervals (same hashed counts, from the user id) to the cent."""
     done = run_cli("drivers", TREE, gen.folder, "--base", BASE, "--compare", COMPARE,
-                   "--dims", *DIMS, "--bootstrap", "30", "--format", "json")
+                   "--dims", *DIMS, "--bootstrap", "30", "--seed", "4", "--format", "json")
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
-    assert all("interval" in s for s in payload["drivers"]["segments"])
+    memory = drivers(kpitree.load_tree(TREE), per_user, base=BASE, compare=COMPARE, dims=DIMS,
+                     replicates=30, seed=4, user_id="user_id")
+    expected = json.loads(memory.to_json())
+    _same_to_the_cent(payload, memory)
+    got = {s["segment"]: s["interval"] for s in payload["drivers"]["segments"]}
+    want = {s["segment"]: s["interval"] for s in expected["drivers"]["segments"]}
+    assert got.keys() == want.keys()
+    for segment, (low, high) in want.items():
+        assert abs(got[segment][0] - low) < 1e-9 and abs(got[segment][1] - high) < 1e-9
+        assert low < high  # a real spread, not a degenerate replicate
+    assert payload["intervals"] == expected["intervals"] or all(
+        abs(a - b) < 1e-9 for k in ("mix", "rate", "delta")
+        for a, b in zip(payload["intervals"]["totals"][k],
+                        expected["intervals"]["totals"][k], strict=True))
+    # a different seed gives other counts, hence other intervals
+    other = drivers(kpitree.load_tree(TREE), per_user, base=BASE, compare=COMPARE, dims=DIMS,
+                    replicates=30, seed=5, user_id="user_id")
+    moved = {s["segment"]: s["interval"]
+             for s in json.loads(other.to_json())["drivers"]["segments"]}
+    assert moved != want
+
+
+def test_raw_bootstrap_refuses_too_many_replicate_cells(gen, monkeypatch, capsys):
+    """Replicates × cells come back from the engine: bounded, refused in one line."""
+    from kpitree.cli import commands
+    from kpitree.cli.main import main
+
+    monkeypatch.setattr(commands, "MAX_REPLICATE_CELLS", 1_000)
+    code = main(["drivers", str(TREE), str(gen.folder), "--base", BASE, "--compare", COMPARE,
+                 "--dims", *DIMS, "--bootstrap", "50", "--format", "json"])
+    line = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "\n" not in line and "--bootstrap 50" in line and "--dims" in line, line

@@ -12,13 +12,21 @@ rows, the counts form a matrix ``K`` (rows × replicates) and every segment's re
 one matrix product ``Xᵀ·K``. Counts come from 16-bit uniforms through the Poisson(1) CDF (each
 probability exact to 1/65 536). The same ``seed`` gives the same intervals, byte for byte.
 
+**Hashed counts** (``keys=``, :func:`user_keys`): when the rows carry a user id, a user's count
+in replicate ``r`` is a function of (id, ``r``, ``seed``) alone — the same in both periods (a
+user is resampled as one unit) and computable by a database: ``key`` = the first seven hex
+digits of ``md5("<id>:<seed>")``; ``x = (key·40499 + (r + 1)·2654435761) mod p`` with the prime
+``p = 67108859`` (below 2²⁶), then three rounds ``x = (x² + c) mod p`` (``c`` = 1013904223,
+12345, 7); the 16-bit uniform is ``x mod 65536``. The recipe and its constants live in
+:mod:`kpitree.core.resample`, which :mod:`kpitree.io.events.cells` writes as the engine's
+expression, so intervals pushed down to the engine equal the in-memory ones to the cent.
+
 The rows must be independent units (users): on pre-aggregated rows (one row per segment) the
 resampling is meaningless and the intervals are not intervals of anything.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -30,6 +38,7 @@ from kpitree.core.data import DataSource, read_for_tree
 from kpitree.core.errors import DataError, MethodError
 from kpitree.core.evaluate import node_values
 from kpitree.core.levels import driver_values, fill_drivers, fill_rates, shares_of
+from kpitree.core.resample import UNIFORM, hashed_counts, poisson_counts
 from kpitree.core.result import Explanation, Intervals
 from kpitree.core.rows import load_rows
 from kpitree.core.shapley import mix_rate, split_part
@@ -38,14 +47,6 @@ from kpitree.core.tree import Tree
 METHOD = "poisson bootstrap, percentile"
 BLOCK_ROWS = 8192  # rows per block of counts; fixed, so a seed always draws the same numbers
 
-# Poisson(1) by inverse CDF on 16-bit uniforms: count = number of thresholds ≤ u.
-_THRESHOLDS = np.array([
-    round(65536 * sum(math.exp(-1) / math.factorial(i) for i in range(k + 1)))
-    for k in range(9)
-], dtype=np.int64)
-_THRESHOLDS = _THRESHOLDS[_THRESHOLDS < 65536].astype(np.uint16)
-
-
 def replicate_sums(
     groups: np.ndarray,
     measures: np.ndarray,
@@ -53,15 +54,21 @@ def replicate_sums(
     n_groups: int,
     replicates: int,
     seed: int,
+    keys: np.ndarray | None = None,
 ) -> np.ndarray:
     """Poisson-bootstrap sums of ``measures`` per group: shape (replicates, groups, measures).
 
     ``groups`` gives each row's group (0 … n_groups − 1). Vectorised: per block of rows, one
-    matrix of counts and one product ``Xᵀ·K`` per group present in the block.
+    matrix of counts and one product ``Xᵀ·K`` per group present in the block. With ``keys``
+    (each row's user key, :func:`user_keys` — built with the same ``seed``) the counts are the
+    hashed ones, so a user's rows share one count per replicate; without, they are drawn
+    per row from ``seed``.
     """
     order = np.argsort(groups, kind="stable")
     groups = groups[order]
     measures = measures[order]
+    if keys is not None:
+        keys = keys[order]
     rng = np.random.default_rng(seed)
     out = np.zeros((n_groups, measures.shape[1], replicates))
     counts = np.empty((min(BLOCK_ROWS, len(groups)), replicates), dtype=np.float64)
@@ -69,10 +76,11 @@ def replicate_sums(
         progress.report("bootstrap", start / len(groups))
         stop = min(start + BLOCK_ROWS, len(groups))
         size = stop - start
-        uniform = rng.integers(0, 65536, size=(size, replicates), dtype=np.uint16)
-        k = np.zeros((size, replicates), dtype=np.uint8)
-        for threshold in _THRESHOLDS:
-            k += uniform >= threshold
+        if keys is not None:
+            k = hashed_counts(keys[start:stop], replicates)
+        else:
+            k = poisson_counts(rng.integers(0, UNIFORM, size=(size, replicates),
+                                            dtype=np.uint16))
         block = counts[:size]
         block[...] = k
         block_groups = groups[start:stop]

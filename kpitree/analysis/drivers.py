@@ -20,7 +20,10 @@ Units + rest add up to ``A1 − A0`` exactly, checked every time.
    three standard deviations of its sampling noise (multinomial shares inside each stratum,
    the weight read as a count); the best rate pocket, score ``|R_S| − ρ·s̄_S`` (its rate
    effect beyond an even spread of the pool's, ``ρ = |R_pool|/s̄_pool``), refined by one more
-   condition while that keeps ≥ 90 % of the score on ≤ 90 % of the share.
+   condition while that keeps ≥ 90 % of the score on ≤ 90 % of the share; a pocket (or group
+   of values) whose excess is within three standard deviations of its sampling noise is not a
+   candidate (:func:`kpitree.analysis.search.rate_noise`: the cells' rates as means over their
+   users, with a coefficient of variation estimated robustly from the cells).
 3. Greedy: the larger score is named (a pocket's cells leave the pool); repeat until
    ``max_segments`` or until the best score is below ``min_effect`` × the change's scale
    (``max(|A1 − A0|, largest |c| of one value)``, ``c = Δs·(r̄ − Ā) + s̄·Δr`` per cell).
@@ -37,7 +40,7 @@ scores zero whatever the size of the change.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,7 +51,8 @@ from kpitree.analysis.search import cell_contributions, rank_dimensions, search
 from kpitree.core.cells import Cells
 from kpitree.core.data import DataSource
 from kpitree.core.errors import MethodError
-from kpitree.core.rows import cells_from_rows, load_rows
+from kpitree.core.resample import user_keys
+from kpitree.core.rows import Rows, cells_from_rows, load_rows
 from kpitree.core.tree import Tree
 
 # --- The public entry point --------------------------------------------------------------------
@@ -82,6 +86,7 @@ def drivers(
     seed: int = 0,
     period_column: str = "period",
     buckets: Buckets | None = None,
+    user_id: str | None = None,
 ) -> Drivers:
     """Find which dimensions and which few units (launches, mix shifts, rate pockets) explain
     the change, exactly.
@@ -103,6 +108,11 @@ def drivers(
         period_column: the period column's name.
         buckets: numeric dimensions to bucket first (:mod:`kpitree.analysis.dimensions`):
             ``{"seats": 4}`` for quantile buckets, ``{"tenure": [3, 12]}`` for edges.
+        user_id: the user id column of user-level rows. With it, a user with several rows in
+            one period counts once, as the raw-events layer counts them
+            (:func:`one_row_per_user`), and the bootstrap's counts are hashed from the id
+            (:mod:`kpitree.analysis.bootstrap`), so they equal a raw source's pushed-down
+            intervals; without it, each row is a unit with its own count.
 
     Returns:
         A :class:`Drivers` explanation over the units and ``rest``; its effects add up to
@@ -125,8 +135,19 @@ def drivers(
     if buckets:
         data = bucketed(tree, data, buckets, dims=list(dims), base=base, compare=compare,
                         period_column=period_column)
-    rows = load_rows(tree, data, dims=list(dims), base=base, compare=compare,
-                     period_column=period_column)
+    keys = None
+    if user_id is None:
+        rows = load_rows(tree, data, dims=list(dims), base=base, compare=compare,
+                         period_column=period_column)
+    else:
+        if user_id in dims:
+            raise MethodError(f"user_id {user_id!r} is also one of the dims; a user id is not "
+                              "a dimension to search")
+        rows, users = one_row_per_user(tree, load_rows(
+            tree, data, dims=[*dims, user_id], base=base, compare=compare,
+            period_column=period_column))
+        if replicates:
+            keys = user_keys(users.labels, seed=seed)[users.codes]
     table, codes, _ = cells_from_rows(rows)
     result = drivers_on_cells(tree, table, codes, rows.labels, depth=depth,
                               max_segments=max_segments, min_effect=min_effect)
@@ -135,8 +156,49 @@ def drivers(
     if replicates:
         result = result.with_replicates(result.report_cell(rows.codes, rows.labels),
                                         rows.period, rows.measures, rows.names,
-                                        replicates=replicates, level=level, seed=seed)
+                                        replicates=replicates, level=level, seed=seed,
+                                        keys=keys)
     return result
+
+
+@dataclass(frozen=True)
+class UserCodes:
+    """Each row's user (``codes`` into ``labels``, the ids as text)."""
+
+    codes: np.ndarray
+    labels: tuple[str, ...]
+
+
+def one_row_per_user(tree: Tree, rows: Rows) -> tuple[Rows, UserCodes]:
+    """One row per user and period, as the raw-events layer makes them; ``rows``' last
+    dimension is the user id, which is split off.
+
+    A user whose attribute changes within a period (a plan upgrade in a quarter, logged month
+    by month) is one user-period there: the dimension values of their *last* row in the
+    period (rows in time order: the period end, as the data layer takes the users row at
+    period end), the measures summed over their rows, and every count the tree divides by
+    (the weight, denominators: :attr:`~kpitree.core.tree.Tree.count_columns`) counted once —
+    the largest of the rows. Users with one row per period are left as they are.
+    """
+    user = rows.codes[:, -1]
+    labels = rows.labels[-1]
+    dims_rows = replace(rows, dims=rows.dims[:-1], labels=rows.labels[:-1],
+                        codes=rows.codes[:, :-1])
+    slot = user * 2 + rows.period
+    order = np.argsort(slot, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(slot[order]) != 0])
+    if len(starts) == len(slot):
+        return dims_rows, UserCodes(user, labels)
+    last = order[np.r_[starts[1:], len(order)] - 1]
+    counts = set(tree.count_columns)
+    measures = np.empty((len(starts), rows.measures.shape[1]))
+    for j, node in enumerate(rows.names):
+        column = rows.measures[order, j]
+        reduce = np.maximum if tree.columns[node] in counts else np.add
+        measures[:, j] = reduce.reduceat(column, starts)
+    collapsed = replace(dims_rows, codes=dims_rows.codes[last], period=rows.period[last],
+                        measures=measures)
+    return collapsed, UserCodes(user[last], labels)
 
 
 def drivers_on_cells(
@@ -157,4 +219,5 @@ def drivers_on_cells(
     return build(tree, table, codes, frozen_labels, units, ranking, depth)
 
 
-__all__ = ["KINDS", "REST", "Drivers", "drivers", "drivers_on_cells", "segment_name"]
+__all__ = ["KINDS", "REST", "Drivers", "drivers", "drivers_on_cells", "one_row_per_user",
+           "segment_name"]

@@ -160,11 +160,45 @@ class Drivers(Explanation):
     def with_replicates(
         self, cell: np.ndarray, period: np.ndarray, measures: np.ndarray, names: Sequence[str],
         *, replicates: int = 200, level: float = 0.95, seed: int = 0,
+        keys: np.ndarray | None = None,
     ) -> Drivers:
-        """Intervals from rows given as (report cell, period, measures); see
-        :func:`intervals_for_units`."""
+        """Intervals from rows given as (report cell, period, measures), with each row's user
+        key (hashed counts) when given; see :func:`intervals_for_units`."""
         intervals = intervals_for_units(self, cell, period, measures, names,
-                                        replicates=replicates, level=level, seed=seed)
+                                        replicates=replicates, level=level, seed=seed,
+                                        keys=keys)
+        return replace(self, intervals=intervals)
+
+    def with_replicate_cells(
+        self, frame: pd.DataFrame, *, replicates: int, level: float = 0.95, seed: int = 0,
+        period_column: str = "period", replicate_column: str = "replicate",
+    ) -> Drivers:
+        """Intervals from replicate sums already made, e.g. by a raw source's engine
+        (:func:`kpitree.io.events.cells.replicate_cells`): one row per period × ``dims`` ×
+        replicate with the tree's measure columns summed under that replicate's counts."""
+        tree, plan = self.tree, self.plan
+        assert plan is not None
+        names = list(tree.columns)
+        known = frame[period_column].astype(str)
+        period = np.where(known == str(self.compare.period), 1,
+                          np.where(known == str(self.base.period), 0, -1))
+        rep = frame[replicate_column].to_numpy(dtype=np.int64)
+        keep = (period >= 0) & (rep >= 0) & (rep < replicates)
+        frame, period, rep = frame[keep], period[keep], rep[keep]
+        codes = np.empty((len(frame), len(self.dims)), dtype=np.int64)
+        labels = []
+        for k, dim in enumerate(self.dims):
+            dim_codes, dim_labels = pd.factorize(frame[dim].astype(str), sort=True)
+            codes[:, k] = dim_codes
+            labels.append(tuple(str(v) for v in dim_labels))
+        cell = self.report_cell(codes, labels)
+        n_cells = len(plan.codes)
+        measures = np.column_stack([frame[tree.columns[n]].to_numpy(dtype=float)
+                                    for n in names])
+        sums = np.zeros((replicates, 2 * n_cells, len(names)))
+        np.add.at(sums, (rep, cell + n_cells * period), measures)
+        intervals = intervals_from_sums(self, sums, names, replicates=replicates, level=level,
+                                        seed=seed)
         return replace(self, intervals=intervals)
 
 
@@ -185,35 +219,55 @@ def _keys(result: Drivers) -> list[tuple[str, int | None, tuple[str, ...] | None
             for row in result.effects.itertuples(index=False)]
 
 
-def intervals_for_units(
-    result: Drivers, cell: np.ndarray, period: np.ndarray, measures: np.ndarray,
-    names: Sequence[str], *, replicates: int = 200, level: float = 0.95, seed: int = 0,
-) -> Intervals:
-    """Poisson-bootstrap intervals (:mod:`kpitree.analysis.bootstrap`) of every unit, effect
-    and total: the rows' report-cell sums per replicate, decomposed by the same
-    :func:`~kpitree.analysis.discovery.decompose` as the point estimate (checked)."""
+def _check_options(replicates: int, level: float) -> None:
     if replicates < 10:
         raise MethodError(f"bootstrap needs at least 10 replicates, not {replicates}")
     if not 0.5 <= level < 1:
         raise MethodError(f"interval level {level:g} must be between 0.5 and 1 (e.g. 0.95)")
+
+
+def intervals_for_units(
+    result: Drivers, cell: np.ndarray, period: np.ndarray, measures: np.ndarray,
+    names: Sequence[str], *, replicates: int = 200, level: float = 0.95, seed: int = 0,
+    keys: np.ndarray | None = None,
+) -> Intervals:
+    """Poisson-bootstrap intervals (:mod:`kpitree.analysis.bootstrap`) of every unit, effect
+    and total: the rows' report-cell sums per replicate (hashed counts of the rows' user
+    ``keys`` when given), decomposed by the same
+    :func:`~kpitree.analysis.discovery.decompose` as the point estimate (checked)."""
+    _check_options(replicates, level)
     assert result.plan is not None
     n_cells = len(result.plan.codes)
     slot = cell + n_cells * period
     sums = replicate_sums(slot, measures, n_groups=2 * n_cells, replicates=replicates,
-                          seed=seed)
-    units = result.units
-    effects = decompose(result.tree, names, sums[:, :n_cells], sums[:, n_cells:], result.plan,
-                        units)
+                          seed=seed, keys=keys)
     point_sums = np.zeros((2 * n_cells, measures.shape[1]))
     np.add.at(point_sums, slot, measures)
     point = decompose(result.tree, names, point_sums[None, :n_cells],
-                      point_sums[None, n_cells:], result.plan, units)
-    keys = _keys(result)
+                      point_sums[None, n_cells:], result.plan, result.units)
     scale = max(1.0, abs(result.base.value), abs(result.compare.value))
-    for key, value in zip(keys, result.effects["value"], strict=True):
+    for key, value in zip(_keys(result), result.effects["value"], strict=True):
         if abs(point[key][0] - value) > 1e-9 * scale:
             raise DataError("the data does not match this driver search; pass the same data "
                             "it was run on")
+    return intervals_from_sums(result, sums, names, replicates=replicates, level=level,
+                               seed=seed)
+
+
+def intervals_from_sums(
+    result: Drivers, sums: np.ndarray, names: Sequence[str], *, replicates: int,
+    level: float = 0.95, seed: int = 0,
+) -> Intervals:
+    """Percentile intervals of every unit, effect and total from the report cells' replicate
+    sums ``sums`` (replicates, base cells then compare cells, measures in ``names`` order),
+    decomposed by :func:`~kpitree.analysis.discovery.decompose`."""
+    _check_options(replicates, level)
+    assert result.plan is not None
+    n_cells = len(result.plan.codes)
+    units = result.units
+    effects = decompose(result.tree, names, sums[:, :n_cells], sums[:, n_cells:], result.plan,
+                        units)
+    keys = _keys(result)
     alpha = (1 - level) / 2
 
     def bounds(values: np.ndarray) -> tuple[float, float]:

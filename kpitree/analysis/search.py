@@ -3,8 +3,9 @@
 What belongs here: each finest cell's exact contribution (the one-level split of
 :func:`kpitree.core.shapley.mix_rate`, the cells as segments), the score that ranks dimensions,
 and the search for units — launches, conditional mix shifts (with their strata and noise
-check) and rate pockets — stated in :mod:`kpitree.analysis.drivers`. What does not: reading
-rows, the exact decomposition reported (:mod:`kpitree.analysis.discovery`) or the result type
+check) and rate pockets (with theirs, :func:`rate_noise`) — stated in
+:mod:`kpitree.analysis.drivers`. What does not: reading rows, the exact decomposition
+reported (:mod:`kpitree.analysis.discovery`) or the result type
 (:mod:`kpitree.analysis.drivers_result`).
 """
 
@@ -32,6 +33,9 @@ NOISE_Z = 3.0  # a mix shift must exceed this many standard deviations of its sa
 GROUP_ALIKE = 0.5  # values join a group when their excess is ≥ half the best value's …
 GROUP_GAIN = 1.5  # … and the group is named when it scores ≥ 50 % more than that value
 GROUP_FLOOR = 2.0  # and at least twice the threshold: a group is never a near-noise pocket
+RATE_Z = 3.0  # a rate pocket's excess must exceed this many standard deviations of its noise
+NOISE_CELLS = 8  # the cells' rate noise is estimated from at least this many cells
+MAD_SIGMA = 1.4826  # the median absolute deviation of a normal, in standard deviations
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,31 @@ def _mix_noise(cells: CellEffects, group: np.ndarray, stratum: np.ndarray,
     return float(np.sqrt((mean_share ** 2 * spread * inverse).sum()))
 
 
+def rate_noise(cells: CellEffects, counts: tuple[np.ndarray, np.ndarray],
+               free: np.ndarray) -> np.ndarray:
+    """Each cell's sampling variance of its rate effect ``s̄·Δr``, from the cells alone.
+
+    A cell's rate is a mean over its ``n`` units (the weight read as a count), so
+    ``Var(Δr) = σ²·(1/n₀ + 1/n₁)``; ``σ`` is taken as a common coefficient of variation times
+    the cell's level ``|r̄|`` (revenue per user spreads in proportion to its level), and that
+    coefficient is estimated robustly from the cells themselves: the median absolute deviation
+    of ``Δr·√h/|r̄|`` (``h = n₀n₁/(n₀+n₁)``) over the cells, which is what pure noise gives
+    when most cells hold no real rate change. Zero (no test) with fewer than ``NOISE_CELLS``
+    cells of at least two units in both periods, or counts that are not finite.
+    """
+    n0, n1 = counts
+    level = np.abs((cells.rates[0] + cells.rates[1]) / 2)
+    usable = free & (n0 >= 2) & (n1 >= 2) & (level > 0) & np.isfinite(n0) & np.isfinite(n1)
+    if int(usable.sum()) < NOISE_CELLS:
+        return np.zeros(len(level))
+    h = n0[usable] * n1[usable] / (n0[usable] + n1[usable])
+    z = (cells.rates[1] - cells.rates[0])[usable] * np.sqrt(h) / level[usable]
+    cv = MAD_SIGMA * float(np.median(np.abs(z - np.median(z))))
+    out = np.zeros(len(level))
+    out[usable] = (cells.mean_share[usable] * cv * level[usable]) ** 2 / h
+    return out
+
+
 def mix_shifts(cells: CellEffects, codes: np.ndarray, free: np.ndarray,
                counts: tuple[np.ndarray, np.ndarray]) -> list[Unit]:
     """One candidate per dimension: its mix conditional on the level-setting dimensions, named
@@ -223,10 +252,11 @@ def search(
     mixes = sorted(mix_shifts(cells, codes, ~launched, counts), key=lambda u: -u.score)
     pool = ~launched
     rate = np.where(launched, 0.0, cells.rate)
+    noise = rate_noise(cells, counts, pool)
     searched = 0
     while searched < max_segments:
         pocket = _best_pocket(rate, w, pool, subsets, by_dims, codes.shape[1], depth,
-                              threshold)
+                              threshold, noise)
         mix = mixes[0] if mixes else None
         best = max(pocket.score if pocket else -np.inf, mix.score if mix else -np.inf)
         if best <= threshold:
@@ -247,11 +277,12 @@ def _members(unit: Unit, codes: np.ndarray) -> np.ndarray:
 
 
 def _grouped(effect: np.ndarray, share: np.ndarray, present: np.ndarray, rho: float,
-             ) -> tuple[float, list[int]] | None:
+             variance: np.ndarray) -> tuple[float, list[int]] | None:
     """The best group of values of one dimension that behave alike: those whose rate effect
     beyond their size's even share (``±effect − ρ·share``) is at least ``GROUP_ALIKE`` of the
-    best value's, same sign; kept when it adds ``GROUP_GAIN`` to the best value's score and
-    leaves some values out."""
+    best value's, same sign; kept when it adds ``GROUP_GAIN`` to the best value's score,
+    leaves some values out and is beyond ``RATE_Z`` standard deviations of its noise (the
+    values' ``variance`` summed)."""
     best: tuple[float, list[int]] | None = None
     for sign in (1.0, -1.0):
         margin = np.where(present, sign * effect - rho * share, -np.inf)
@@ -263,6 +294,8 @@ def _grouped(effect: np.ndarray, share: np.ndarray, present: np.ndarray, rho: fl
         if len(members) < 2 or len(members) >= int(present.sum()):
             continue
         score = float(margin[members].sum())
+        if score <= RATE_Z * float(np.sqrt(variance[members].sum())):
+            continue
         if score >= GROUP_GAIN * top and (best is None or score > best[0]):
             best = (score, sorted(members))
     return best
@@ -271,10 +304,15 @@ def _grouped(effect: np.ndarray, share: np.ndarray, present: np.ndarray, rho: fl
 def _best_pocket(
     rate: np.ndarray, w: np.ndarray, pool: np.ndarray, subsets: Sequence[_Subset],
     by_dims: dict[tuple[int, ...], _Subset], n_dims: int, depth: int, floor: float = 0.0,
+    noise: np.ndarray | None = None,
 ) -> Unit | None:
     """The best rate pocket on the pool: the size-penalised excess rate change, refined; or a
     group of values of one dimension that behave alike, when it scores higher (and at least
-    ``GROUP_FLOOR`` × ``floor``, the search's threshold)."""
+    ``GROUP_FLOOR`` × ``floor``, the search's threshold). A segment whose excess is within
+    ``RATE_Z`` standard deviations of its sampling noise (``noise``: each cell's variance,
+    :func:`rate_noise`) is not a candidate."""
+    if noise is None:
+        noise = np.zeros(len(rate))
     if not pool.any():
         return None
     inside_pool = pool.astype(float)
@@ -289,13 +327,16 @@ def _best_pocket(
         effect = np.bincount(subset.of_cell, weights=rate * inside_pool, minlength=size)
         share = np.bincount(subset.of_cell, weights=w * inside_pool, minlength=size)
         present = np.bincount(subset.of_cell, weights=inside_pool, minlength=size) > 0
-        subset_scores = np.where(present, np.abs(effect) - rho * share, -np.inf)
+        spread = np.sqrt(np.bincount(subset.of_cell, weights=noise * inside_pool,
+                                     minlength=size))
+        excess = np.abs(effect) - rho * share
+        subset_scores = np.where(present & (excess > RATE_Z * spread), excess, -np.inf)
         scores[subset.dims], shares[subset.dims] = subset_scores, share
         top = int(np.argmax(subset_scores))
         if best is None or subset_scores[top] > best[0] * (1 + 1e-9) + 1e-15:
             best = (float(subset_scores[top]), subset.dims, top)
         if len(subset.dims) == 1:
-            group = _grouped(effect, share, present, rho)
+            group = _grouped(effect, share, present, rho, spread ** 2)
             if group is not None and (grouped is None or group[0] > grouped[0]):
                 grouped = (group[0], subset.dims[0],
                            [int(subset.codes[v, 0]) for v in group[1]])

@@ -29,12 +29,14 @@ from kpitree.core.safety import safe_filename
 from kpitree.core.tree import load_tree
 
 if TYPE_CHECKING:
+    from kpitree.analysis.drivers_result import Drivers
     from kpitree.cli.raw import Input
     from kpitree.core.result import Explanation
     from kpitree.core.tree import Tree
 
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
 MAX_BOOTSTRAP = 10_000  # replicates: intervals settle long before; memory grows with each
+MAX_REPLICATE_CELLS = 20_000_000  # period × dims cells × replicates a raw source may return
 
 
 def check_image(args: argparse.Namespace) -> None:
@@ -122,7 +124,12 @@ def run_trend(args: argparse.Namespace) -> int:
 
 
 def run_drivers(args: argparse.Namespace) -> int:
-    """``kpitree drivers``: the driver search, printed like an explanation."""
+    """``kpitree drivers``: the driver search, printed like an explanation.
+
+    On a raw source the engine aggregates period × ``--dims`` for the search and, with
+    ``--bootstrap N``, the period × dims × replicate sums under hashed Poisson counts per user
+    (:func:`kpitree.io.events.cells.replicate_cells`): no per-user rows reach Python.
+    """
     from kpitree.analysis.dimensions import parse_buckets
     from kpitree.analysis.drivers import drivers
     from kpitree.present.drivers_table import format_drivers
@@ -137,7 +144,8 @@ def run_drivers(args: argparse.Namespace) -> int:
     source = command_input(args, tree, periods=[args.base, args.compare],
                            by=drivers_dims(tree, args))
     replicates, note = args.bootstrap, source.note
-    if replicates and not is_raw(args):
+    raw = is_raw(args)
+    if replicates and not raw:
         from kpitree.analysis.bootstrap import aggregated_rows
 
         # The bootstrap resamples users: on aggregated rows its intervals mean nothing.
@@ -147,25 +155,51 @@ def run_drivers(args: argparse.Namespace) -> int:
             note = "\n".join(filter(None, [note, (
                 f"note: no intervals: {why}; the bootstrap resamples users, so it needs one "
                 "row per user (pass user-level rows; --bootstrap 0 silences this note)")]))
+    buckets = parse_buckets(args.buckets) if getattr(args, "buckets", None) else None
+    if raw and replicates and buckets:
+        raise UsageError("--buckets with --bootstrap on a raw source is not supported yet; "
+                         "leave out --bootstrap, or aggregate first (kpitree aggregate)")
     result = drivers(tree, source.data, base=args.base, compare=args.compare, dims=args.dims,
                      depth=args.depth, max_segments=args.max_segments,
-                     min_effect=args.min_effect, replicates=replicates, level=args.level,
-                     seed=args.seed, period_column=source.period_column,
-                     buckets=parse_buckets(args.buckets) if getattr(args, "buckets", None)
-                     else None)
+                     min_effect=args.min_effect, replicates=0 if raw else replicates,
+                     level=args.level, seed=args.seed, period_column=source.period_column,
+                     buckets=buckets)
+    if raw and replicates:
+        result = raw_intervals(args, tree, source, result, replicates)
     if getattr(args, "chart", None):
         result.chart(args.chart)
     return emit_explanation(result, args, format_drivers, data=source.document({}).get("data"),
                             note=note)
 
 
+def raw_intervals(args: argparse.Namespace, tree: Tree, source: Input, result: Drivers,
+                  replicates: int) -> Drivers:
+    """``drivers --bootstrap N`` on a raw source: the replicates summed in the engine, then the
+    same decomposition as the point estimate; refused when period × dims cells × replicates
+    would pass :data:`MAX_REPLICATE_CELLS` rows."""
+    from kpitree.io.events.cells import replicate_cells
+    from kpitree.io.sources import connect
+
+    cells = len(source.data)
+    if cells * replicates > MAX_REPLICATE_CELLS:
+        raise UsageError(
+            f"--bootstrap {replicates} × {cells:,} period × dims cells = "
+            f"{cells * replicates:,} replicate sums, over the {MAX_REPLICATE_CELLS:,} limit; "
+            "use fewer --bootstrap replicates or fewer / coarser --dims")
+    with connect(args.data, events=getattr(args, "events", None),
+                 users=getattr(args, "users", None), engine=getattr(args, "engine", None),
+                 master=getattr(args, "master", None)) as opened:
+        frame = replicate_cells(tree, opened, periods=[args.base, args.compare],
+                                dims=args.dims, replicates=replicates, seed=args.seed,
+                                progress=progress_printer(getattr(args, "progress", None)))
+    return result.with_replicate_cells(frame, replicates=replicates, level=args.level,
+                                       seed=args.seed)
+
+
 def drivers_dims(tree: Tree, args: argparse.Namespace) -> list[str]:
-    """What a raw source is aggregated by for ``drivers``: the ``--dims``, and the user id
-    when ``--bootstrap`` asks for intervals (which resample users, so one row per user)."""
-    dims = list(args.dims)
-    if args.bootstrap and tree.spec.data is not None:
-        dims.append(tree.spec.data.users.id)
-    return dims
+    """What a raw source is aggregated by for ``drivers``: the ``--dims`` (intervals are
+    summed per replicate in the engine, :func:`raw_intervals`, not from per-user rows)."""
+    return list(args.dims)
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -6,8 +6,8 @@ each group's sums; each group's share of its parent; the conventions for absent 
 (DESIGN.md §3) — a segment absent in one period takes the other period's rate, a driver undefined
 in one period (0/0) takes the other period's value, 0 when undefined in both — and the status of
 a segment; and the top-down walk every split makes (:func:`walk`, where an absent parent's
-composition is filled). Every array function here broadcasts, so the bootstrap can call them with a leading
-replicate axis. What does not: the split into effects (:mod:`kpitree.core.shapley`,
+composition is filled). Every array function here broadcasts, so the bootstrap can call them
+with a leading replicate axis. What does not: the split into effects (:mod:`kpitree.core.shapley`,
 :mod:`kpitree.core.lmdi`) or tidy frames (:mod:`kpitree.core.frames`).
 """
 
