@@ -323,3 +323,112 @@ def test_cli_raw_errors_exit_2_with_one_line(gen):
     assert done.returncode == 2
     assert done.stderr.startswith("kpitree: error: ") and done.stderr.count("\n") == 1
     assert "not found" in done.stderr
+
+
+def _parquet_folder(folder, events, users):
+    for table, frame in (("events", events), ("users", users)):
+        (folder / table).mkdir(parents=True)
+        frame.to_parquet(folder / table / f"{table}.parquet", index=False)
+    return folder
+
+
+def _checked_ids(monkeypatch):
+    """Record which way the duplicate-id check went: by bitmap, by sorting, by grouping."""
+    from kpitree.io.events import ids
+
+    seen: list[str] = []
+    for name, way in (("_bitmap_extra", "bitmap"), ("_sorted_extra", "sorted"),
+                      ("repeats", "grouped")):
+        original = getattr(ids, name)
+
+        def spy(*args, _original=original, _way=way, **kwargs):
+            seen.append(_way)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(ids, name, spy)
+    return seen
+
+
+def test_event_ids_in_parquet_are_checked_by_one_bitmap_pass(frames, tmp_path, monkeypatch):
+    events, users = frames
+    source = connect(_parquet_folder(tmp_path / "clean", events, users))
+    seen = _checked_ids(monkeypatch)
+    reference = _agg(_tree(), events, users)
+    seen.clear()
+    agg = aggregate(_tree(), source, periods=[BASE, COMPARE])
+    pd.testing.assert_frame_equal(agg.cents, reference.cents, check_exact=True)
+    assert seen == ["bitmap"]  # no sort and no grouping when every id is once
+
+
+@pytest.mark.parametrize("case", ["same row", "charge and refund", "two without id"])
+def test_repeated_event_ids_in_parquet_are_found_exactly(frames, tmp_path, monkeypatch, case):
+    events, users = frames
+    events = events.astype({"event_id": "Int64"})
+    month = events[events["ts"].dt.strftime("%Y-%m") == COMPARE]
+    if case == "same row":
+        bad = pd.concat([events, month.head(1)], ignore_index=True)
+        shown = rf"event_id {month['event_id'].iloc[0]} appears 2 times"
+    elif case == "charge and refund":  # the same id on two different kinds of event
+        other = month.tail(1).assign(event_id=month["event_id"].iloc[0], kind="refund")
+        bad = pd.concat([events, other], ignore_index=True)
+        shown = rf"event_id {month['event_id'].iloc[0]} appears 2 times"
+    else:
+        bad = events.copy()
+        bad.loc[month.index[:2], "event_id"] = pd.NA
+        shown = r"2 events have no event_id \(NULL\)"
+    source = connect(_parquet_folder(tmp_path / "bad", bad, users))
+    seen = _checked_ids(monkeypatch)
+    with pytest.raises(kpitree.DataError, match=rf"1 events repeat an event id \(({shown})"):
+        aggregate(_tree(), source, periods=[BASE, COMPARE])
+    assert seen[0] == "bitmap" and "grouped" in seen
+    one_missing = events.copy()
+    one_missing.loc[month.index[:1], "event_id"] = pd.NA  # one event without an id repeats none
+    source = connect(_parquet_folder(tmp_path / "one", one_missing, users))
+    aggregate(_tree(), source, periods=[BASE, COMPARE])
+
+
+def test_sparse_event_ids_fall_back_to_sorting_and_stay_exact(frames, tmp_path, monkeypatch):
+    events, users = frames
+    sparse = events.assign(event_id=events["event_id"] * 1_000_003)  # too wide for a bitmap
+    month = sparse[sparse["ts"].dt.strftime("%Y-%m") == COMPARE]
+    source = connect(_parquet_folder(tmp_path / "sparse", sparse, users))
+    seen = _checked_ids(monkeypatch)
+    aggregate(_tree(), source, periods=[BASE, COMPARE])
+    assert seen == ["bitmap", "sorted"]
+    copied = pd.concat([sparse, month.head(1)], ignore_index=True)
+    source = connect(_parquet_folder(tmp_path / "copied", copied, users))
+    with pytest.raises(kpitree.DataError, match=r"1 events repeat an event id"):
+        aggregate(_tree(), source, periods=[BASE, COMPARE])
+
+
+def test_a_user_twice_in_a_month_in_parquet_is_found_by_bitmap(frames, tmp_path, monkeypatch):
+    from kpitree.io.events import checks
+
+    events, users = frames
+    grouped: list[object] = []
+    original = checks.repeats
+    monkeypatch.setattr(checks, "repeats",
+                        lambda *a, **k: grouped.append(a) or original(*a, **k))
+    aggregate(_tree(), connect(_parquet_folder(tmp_path / "clean", events, users)),
+              periods=[BASE, COMPARE])
+    assert grouped == []  # the bitmaps saw every user once a month: no grouping
+    row = users[users["month"] == users["month"].max()].head(1)
+    twice = pd.concat([users, row.assign(tier="business")], ignore_index=True)
+    source = connect(_parquet_folder(tmp_path / "twice", events, twice))
+    with pytest.raises(kpitree.DataError, match=rf"1 users have more than one row for the same "
+                       rf"month — e.g. user_id {row['user_id'].iloc[0]} in {COMPARE} "
+                       rf"\(tier business, {row['tier'].iloc[0]}\)"):
+        aggregate(_tree(), source, periods=[BASE, COMPARE])
+    assert len(grouped) == 1
+
+
+def test_null_event_times_in_a_dataframe_are_counted_in_the_profiling_pass(frames):
+    events, users = frames
+    timeless = events.copy()
+    far = timeless.index[timeless["ts"] < timeless["ts"].min() + pd.Timedelta(days=1)][:2]
+    timeless.loc[far, "ts"] = pd.NaT  # outside the periods: still in no period, still an error
+    stages: list[str] = []
+    with pytest.raises(kpitree.DataError, match=r"2 events have no ts \(NULL\)"):
+        aggregate(_tree(), connect(events=timeless, users=users), periods=[BASE, COMPARE],
+                  progress=lambda stage, done: stages.append(stage) if done == 0.0 else None)
+    assert stages == ["profiling events"]  # no separate scan for the NULL times

@@ -8,8 +8,11 @@ that :func:`kpitree.explain` takes. It runs the stages in order, each in its own
 * :mod:`~kpitree.io.events.plan` — what to compute (measures, dimensions, the two tables);
 * :mod:`~kpitree.io.events.windows` — which periods, and the instants that bound them;
 * :mod:`~kpitree.io.events.checks` — the checks on bad input (unknown table or column, a user
-  twice in one month, mixed currencies, naive timestamps near a period boundary, duplicate
-  event ids), each an error or a reported note;
+  twice in one month, mixed currencies, naive timestamps near a period boundary), each an
+  error or a reported note, with the amounts' checks of :mod:`~kpitree.io.events.types` in the
+  same profiling pass;
+* :mod:`~kpitree.io.events.ids` — duplicate event ids (and users twice in a month), exact, by
+  one bitmap pass where the engine allows;
 * :mod:`~kpitree.io.events.query` and :mod:`~kpitree.io.events.conditions` — the query;
 * :mod:`~kpitree.io.events.execute` — running it, with the progress callback on long scans;
 * :mod:`~kpitree.io.events.frame` — the result as an :class:`Aggregate`.
@@ -97,10 +100,10 @@ def run(plan: Plan, periods: Sequence[object] | None) -> Aggregate:
     lo = min(w.start for w in windows)
     hi = max(w.end for w in windows)
     in_range = (ts >= instant(plan, lo, aware)) & (ts < instant(plan, hi, aware))
-    check_types(plan, in_range)  # text amounts, id types, fractional cents, 64-bit sums
+    check_types(plan)  # text amounts, id types (schemas only)
     if not aware:
         check_naive(plan, windows, notes)
-    currency = check_events(plan, in_range, notes)
+    currency = check_events(plan, windows, in_range, notes)  # + amounts' size, event ids
     check_users(plan, windows)
     if periods is None:
         note_events_outside(plan, windows, aware, notes)

@@ -2,8 +2,9 @@
 
 What belongs here: naive timestamps near a period boundary (:func:`check_naive`); one profiling
 scan of the events in the periods — missing times, users or amounts, negative amounts, unknown
-kinds and statuses, revenue types present but not counted, duplicate event ids, mixed or
-missing currencies and a currency that is not the tree's unit (:func:`check_events`); a user
+kinds and statuses, revenue types present but not counted, mixed or missing currencies and a
+currency that is not the tree's unit, and (in the same pass) the amounts' size and fractional
+cents — then the duplicate event ids (:mod:`kpitree.io.events.ids`) (:func:`check_events`); a user
 with two rows for one month (:func:`check_users`); events outside every period
 (:func:`note_events_outside`). Every message names the source, the column and what to do.
 What does not: the problems only the final aggregate shows (events of users with no users row,
@@ -20,7 +21,9 @@ import pandas as pd
 from kpitree.core.definitions import KINDS, STATUSES, PeriodWindow
 from kpitree.core.errors import DataError, listing
 from kpitree.io.events.execute import execute
+from kpitree.io.events.ids import bitmap_extra, check_event_ids, repeats
 from kpitree.io.events.plan import Plan, event_column, ones, user_column
+from kpitree.io.events.types import amount_sums, check_amounts
 from kpitree.io.events.windows import instant, month_column, months_in
 
 # Naive timestamps are ambiguous by up to this much around a boundary (UTC−12 … UTC+14).
@@ -57,8 +60,13 @@ def check_naive(plan: Plan, windows: list[PeriodWindow], notes: list[str]) -> No
                  "boundary, so the periods do not depend on it (read as UTC)")
 
 
-def check_events(plan: Plan, in_range: Any, notes: list[str]) -> str | None:
-    """One scan profiling the events in the periods: nulls, kinds, statuses, currencies.
+def check_events(plan: Plan, windows: list[PeriodWindow], in_range: Any, notes: list[str]
+                 ) -> str | None:
+    """One scan profiling the events in the periods: nulls, kinds, statuses, currencies, amounts.
+
+    The same pass sums the absolute amounts and counts fractional cents
+    (:func:`~kpitree.io.events.types.check_amounts`); the event ids are checked after it
+    (:func:`~kpitree.io.events.ids.check_event_ids`).
 
     Returns the single currency of the counted events (None when ``data.events.currency`` is
     null), after appending the notes on types present but not counted.
@@ -81,32 +89,40 @@ def check_events(plan: Plan, in_range: Any, notes: list[str]) -> str | None:
                 if d.currency is not None else ibis.literal("", type="string"))
     ts = plan.events[d.time]
     # Only the periods' rows, by a plain range on the time column, so an engine skips the
-    # other files and row groups; NULL times (in no period) are counted on their own: from the
-    # Parquet files' statistics (no scan) when the source has them, else by reading that column.
+    # other files and row groups. NULL times (in no period) are counted from the Parquet
+    # files' statistics (no scan) when DuckDB reads files; elsewhere the same pass counts
+    # them (a NULL test the engine can answer from its own statistics or an index).
+    null_ts = plan.source.null_count("events", d.time)  # from Parquet footers when it can
     scoped = plan.events.filter(in_range)
+    profiled = scoped if null_ts is not None else plan.events.filter(in_range | ts.isnull())
+    keys = {"k_type": etype.cast("string"), "k_kind": kind.cast("string"),
+            "k_status": status.cast("string"), "k_currency": currency.cast("string")}
+    if null_ts is None:
+        keys["k_null_ts"] = ts.isnull()
     profile = execute(
         plan,
-        scoped.group_by(
-            k_type=etype.cast("string"), k_kind=kind.cast("string"),
-            k_status=status.cast("string"), k_currency=currency.cast("string"),
-        ).aggregate(
+        profiled.group_by(**keys).aggregate(
             n=lambda t: t.count(),
             null_user=ones(plan, user.isnull()).sum(),
             null_amount=ones(plan, amount.isnull()).sum(),
             negative=ones(plan, amount < 0).sum(),
+            **amount_sums(plan, profiled),
         ),
         "profiling events",
     )
-    null_ts = plan.source.null_count("events", d.time)  # from Parquet footers when it can
     if null_ts is None:
-        null_ts = execute(plan, plan.events.filter(ts.isnull()).aggregate(
-            n=lambda t: t.count()), "checking event times")["n"].iloc[0]
+        timeless = profile["k_null_ts"].fillna(False).astype(bool)
+        null_ts = int(profile.loc[timeless, "n"].sum())
+        profile = profile[~timeless].drop(columns="k_null_ts").reset_index(drop=True)
     profile["null_ts"] = 0
     if len(profile):
         profile.loc[profile.index[0], "null_ts"] = int(null_ts)
     _check_profile(plan, profile)
+    check_amounts(plan, profile)
     counted = _note_types(plan, profile, notes)
-    _check_event_ids(plan, scoped, event_id)
+    lo = min(w.start for w in windows)
+    hi = max(w.end for w in windows)
+    check_event_ids(plan, scoped, event_id, (lo, hi))
     if d.currency is None:
         notes.append("currency not checked (data.events.currency is null)")
         return None
@@ -157,55 +173,6 @@ def _note_types(plan: Plan, profile: pd.DataFrame, notes: list[str]) -> pd.DataF
     return counted
 
 
-def _repeats(plan: Plan, scoped: Any, *, keys: dict[str, Any], order: str | list[str],
-             stages: tuple[str, str]) -> tuple[int, pd.Series] | None:
-    """Rows of ``scoped`` that repeat a key: how many extra rows, and the first repeated key.
-
-    Exact, in one grouping by the key's own columns (``keys``; no text concatenation, no
-    separate COUNT(DISTINCT)): the groups seen more than once and their extra rows. The
-    example row (its key and count ``n``) is looked up only when there is a repeat.
-    ``stages`` names the two queries for the progress callback. None when every key appears
-    once.
-    """
-    repeated = scoped.group_by(**keys).aggregate(n=lambda t: t.count()).filter(
-        lambda t: t.n > 1)
-    counts = execute(plan, repeated.aggregate(extra=lambda t: (t.n - 1).sum()), stages[0])
-    value = counts["extra"].iloc[0]
-    extra = 0 if pd.isna(value) else int(value)
-    if not extra:
-        return None
-    example = execute(plan, repeated.order_by(order).limit(1), stages[1])
-    return extra, example.iloc[0]
-
-
-def _check_event_ids(plan: Plan, scoped: Any, event_id: Any) -> None:
-    """Every event id once: a repeated id is a copied row, and kpitree does not guess.
-
-    On DuckDB the ids are sorted and each compared with the one before (exact, and about three
-    times cheaper than grouping 17 million ids at 100M events, since logs come nearly in id
-    order); the grouping runs only to name a repeated id. Other engines group by the id (a
-    window over the whole table would gather it on one Spark executor).
-    """
-    ids = scoped.select(k_id=event_id)
-    if plan.source.engine == "duckdb":
-        lagged = ids.mutate(k_prev=ids.k_id.lag().over(plan.ibis.window(order_by=ids.k_id)))
-        same = (lagged.k_id == lagged.k_prev) | (lagged.k_id.isnull() & lagged.k_prev.isnull())
-        extra = execute(plan, lagged.filter(same).aggregate(n=lambda t: t.count()),
-                        "checking event ids")["n"].iloc[0]
-        if not int(extra):
-            return
-    repeated = _repeats(plan, ids, keys={"k_id": "k_id"},
-                        order="k_id", stages=("checking event ids", "finding a duplicate"))
-    if repeated is None:
-        return
-    extra, first = repeated
-    raise DataError(
-        f"{plan.source.name}: {extra:,} events repeat an event id ({plan.definition.events.id} "
-        f"{first['k_id']} appears {int(first['n'])} times); de-duplicate the event log — "
-        "kpitree does not guess which copy counts"
-    )
-
-
 def _single_currency(plan: Plan, counted: pd.DataFrame) -> str:
     """The one currency of the counted events, which must match a currency-code tree unit."""
     column, name = plan.definition.events.currency, plan.source.name
@@ -230,6 +197,10 @@ def _single_currency(plan: Plan, counted: pd.DataFrame) -> str:
 def check_users(plan: Plan, windows: list[PeriodWindow]) -> None:
     """One row per user and month: a second row is a user in two plans at once.
 
+    Exact and, on Parquet files read by DuckDB, one bitmap per month over the user ids
+    (:func:`~kpitree.io.events.ids.bitmap_extra`); the grouping runs only to show a repeat, or
+    where a bitmap cannot be used.
+
     Raises:
         DataError: a user with two rows in one month, with an example and its segment values.
     """
@@ -238,8 +209,15 @@ def check_users(plan: Plan, windows: list[PeriodWindow]) -> None:
     month = month_column(plan)
     scoped = plan.users.filter(months_in(plan, month, windows))
     dims = [c for c in plan.dims if c != "cohort" and c in plan.user_columns]
-    repeated = _repeats(
-        plan, scoped.select(k_user=uid, k_month=month),
+    keyed = scoped.select(k_user=uid, k_month=month)
+    span = (min(w.first_month for w in windows), max(w.end for w in windows))
+    months = len({i for w in windows for i in range(_month_index(w.first_month),
+                                                   _month_index(w.last_month) + 1)})
+    if bitmap_extra(plan, keyed, "k_user", role="users", column=d.id, time=d.month, span=span,
+                    by="k_month", groups=months) == 0:
+        return  # one bit per user and month, none set twice: no grouping needed
+    repeated = repeats(
+        plan, keyed,
         keys={"k_user": "k_user", "k_month": "k_month"}, order=["k_month", "k_user"],
         stages=("checking users", "finding a repeated user"))
     if repeated is None:
@@ -260,6 +238,10 @@ def check_users(plan: Plan, windows: list[PeriodWindow]) -> None:
         f"{d.id} {row['k_user']} in {pd.Timestamp(row['k_month']):%Y-%m}{detail}; keep one "
         "row per user and month (the plan at month end)"
     )
+
+
+def _month_index(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
 
 
 def note_events_outside(plan: Plan, windows: list[PeriodWindow], aware: bool,
