@@ -90,3 +90,58 @@ def _run(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, cwd="/")
     if done.returncode:
         pytest.fail(f"{' '.join(command)} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+
+def spark_standalone() -> Iterator[str]:
+    """Start a Spark standalone master and one worker on loopback (pyspark's own
+    ``spark-class``); yield the master's ``spark://`` URL; stop both at the end.
+
+    This is the cluster kind ``--master spark://host:7077`` talks to: the driver runs in the
+    kpitree process, the executors in the worker's JVM, and only the aggregate comes back.
+    """
+    skip_engines()
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    spark_class = home / "bin" / "spark-class"
+    if not spark_class.exists() or shutil.which("java") is None:
+        pytest.fail("pyspark's spark-class and Java are needed: run scripts/install.sh")
+    folder = Path(tempfile.mkdtemp(prefix="kpitree-spark-"))
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1",
+           "SPARK_WORKER_DIR": str(folder / "work"), "SPARK_LOG_DIR": str(folder)}
+    port = _free_port()
+    url = f"spark://127.0.0.1:{port}"
+    logs = {name: open(folder / f"{name}.log", "w") for name in ("master", "worker")}  # noqa: SIM115
+    master = subprocess.Popen(
+        [str(spark_class), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+         "--port", str(port), "--webui-port", str(_free_port())],
+        env=env, stdout=logs["master"], stderr=subprocess.STDOUT, start_new_session=True)
+    worker = None
+    try:
+        _wait_for(folder / "master.log", "ALIVE", master)
+        worker = subprocess.Popen(
+            [str(spark_class), "org.apache.spark.deploy.worker.Worker", "--cores", "1",
+             "--memory", "1g", "--webui-port", str(_free_port()), url],
+            env=env, stdout=logs["worker"], stderr=subprocess.STDOUT, start_new_session=True)
+        _wait_for(folder / "master.log", "Registering worker", worker)
+        yield url
+    finally:
+        for process in (worker, master):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, 15)
+                process.wait(timeout=30)
+        for log in logs.values():
+            log.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_for(log: Path, text: str, process: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if text in log.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.3)
+    pytest.fail(f"Spark standalone did not start ('{text}' not in {log.name}): "
+                f"{log.read_text(errors='replace')[-400:]}")
