@@ -666,3 +666,46 @@ def test_a_reader_that_stops_early_is_not_an_error():
         stderr = process.stderr.read()
         assert process.wait(timeout=180) == 0, stderr
     assert stderr == b""
+
+
+ZERO_TREE = """name: zeros
+root: arpu
+weight: users
+segments: [tier]
+nodes:
+  arpu: {formula: base_pu * attach + usage / users}
+  base_pu: {formula: base / payers}
+  attach: {formula: payers / users}
+  users: {column: users}
+  payers: {column: payers}
+  base: {column: base}
+  usage: {column: usage}
+"""
+# a launch (b), an exit (c), a segment with no payers in either period (d: base_pu is 0/0)
+ZERO_DATA = """period,tier,users,payers,base,usage
+p0,a,10,0,0,5
+p1,a,12,3,30,0
+p0,b,0,0,0,0
+p1,b,5,5,50,1
+p0,c,7,2,20,0
+p1,c,0,0,0,0
+p0,d,4,0,0,0
+p1,d,4,0,0,0
+"""
+
+
+@pytest.mark.parametrize("method", ["shapley", "sequential", "lmdi"])
+def test_zero_denominators_print_no_numpy_warning(tmp_path: Path, method: str) -> None:
+    """0/0 drivers, launches and exits through every method: a fresh process with numpy's
+    RuntimeWarnings as errors exits 0 with an empty stderr (nothing leaks from the maths)."""
+    (tmp_path / "tree.yaml").write_text(ZERO_TREE)
+    (tmp_path / "data.csv").write_text(ZERO_DATA)
+    done = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "kpitree", "explain",
+         str(tmp_path / "tree.yaml"), str(tmp_path / "data.csv"), "--base", "p0",
+         "--compare", "p1", "--method", method, "--format", "json"],
+        capture_output=True, text=True, cwd=ROOT, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    document = json.loads(done.stdout)
+    assert {s["segment"]["tier"]: s["status"] for s in document["segments"]} == {
+        "a": "both", "b": "entered", "c": "exited", "d": "both"}

@@ -4,7 +4,7 @@ What belongs here: how every command that prints a result (``explain`` on a tabl
 events, ``drivers``, ``trend``) writes it for ``--format json|csv|table``, writes the tree image
 for ``--image``, and says which files it wrote. What does not: the text tables themselves
 (:mod:`kpitree.present.table`, :mod:`kpitree.present.drivers_table`), the JSON document
-(the results' ``to_dict``) or any other formatting rule.
+(the results' ``to_dict`` / ``json_document``) or any other formatting rule.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def emit(
     if output_format == "json":
         write_json(document(), sys.stdout)
     elif output_format == "csv":
-        show(csv_safe(table()).to_csv(index=False), end="")
+        write_csv(table(), sys.stdout)
         if note is not None:
             show(note, file=sys.stderr)
     else:
@@ -74,11 +74,30 @@ def emit(
     return 0
 
 
-def write_json(document: Mapping[str, Any], stream: TextIO) -> None:
-    """The JSON document, indented, on ``stream`` (NaN refused; non-ASCII escaped by JSON)."""
-    from kpitree.core import jsontext  # json.dumps(indent=2)'s bytes, without its slow path
+CSV_CHUNK = 50_000  # rows made into text (and written) at a time
 
-    print(jsontext.dumps(document, indent=2), file=stream)
+
+def write_csv(frame: pd.DataFrame, stream: TextIO) -> None:
+    """``frame`` as CSV without its index, formula-like text cells guarded
+    (:func:`~kpitree.core.safety.csv_safe`), control characters shown escaped; written
+    :data:`CSV_CHUNK` rows at a time (the same bytes as one ``to_csv`` of the whole frame)."""
+    for start in range(0, max(len(frame), 1), CSV_CHUNK):
+        text = csv_safe(frame.iloc[start:start + CSV_CHUNK]).to_csv(index=False,
+                                                                    header=start == 0)
+        # terminal() keeps newlines and tabs: text printable without them needs no escaping
+        plain = text.replace("\n", "").replace("\t", "").isprintable()
+        stream.write(text if plain else terminal(text))
+
+
+def write_json(document: Mapping[str, Any], stream: TextIO) -> None:
+    """The JSON document, indented, on ``stream`` (NaN refused; non-ASCII escaped by JSON).
+
+    Written as it is made (``json.dumps(indent=2)``'s bytes): a result's segments and effects
+    go out chunk by chunk from their columns, so memory does not grow with the segments.
+    """
+    from kpitree.core import jsontext
+
+    jsontext.write(document, stream, indent=2)
 
 
 def effects_table(result: Explanation) -> pd.DataFrame:
@@ -110,8 +129,9 @@ def emit_explanation(
     if args.image:
         result.render(args.image)
 
-    def document() -> Mapping[str, Any]:
-        return result.to_dict() if data is None else {**result.to_dict(), "data": data}
+    def document() -> Mapping[str, Any]:  # columns, streamed by write_json
+        body = result.json_document()
+        return body if data is None else {**body, "data": data}
 
     return emit(args.output_format, document=document, table=lambda: effects_table(result),
                 text=lambda: format_text(result, top=args.top), note=note,

@@ -16,6 +16,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+import numpy as np
 import pandas as pd
 
 from kpitree.core import jsontext, views
@@ -37,46 +38,48 @@ def _number(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value) + 0.0
 
 
-def segment_effects(row: Any) -> dict[str, float | None]:
-    """A segment's ``effects`` in the JSON (DESIGN.md §4): each the sum of its effects rows.
-
-    ``mix`` (its own level), ``inner_mix`` (the deeper levels inside it), ``rate`` (its cells'
-    drivers), ``interaction`` (its own level, sequential) and ``inner_interaction`` (deeper
-    levels, sequential); ``total`` is their sum, the segment's whole change.
-    """
-    return _effects_entry(tuple(float(getattr(row, name, 0.0) or 0.0)
-                                for name in SEGMENT_EFFECTS))
-
-
+# A segment's ``effects`` in the JSON (DESIGN.md §4), each the sum of its effects rows: ``mix``
+# (its own level), ``inner_mix`` (the deeper levels inside it), ``rate`` (its cells' drivers),
+# ``interaction`` (its own level, sequential) and ``inner_interaction`` (deeper levels,
+# sequential); ``total`` is their sum, the segment's whole change.
 SEGMENT_EFFECTS = ("mix", "inner_mix", "rate", "interaction", "inner_interaction")
 
 
-def _effects_entry(values: tuple[float, ...]) -> dict[str, float | None]:
-    """The ``effects`` entry of one segment from its values in :data:`SEGMENT_EFFECTS` order."""
-    out = {name: _number(value) for name, value in zip(SEGMENT_EFFECTS, values, strict=True)}
-    out["total"] = _number(math.fsum(values))
-    return out
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A column as floats for :func:`_number`'s rule: −0.0 written as 0.0, NaN as null."""
+    return column.to_numpy(dtype=float, na_value=math.nan) + 0.0
 
 
-def segments_effects(frame: pd.DataFrame) -> list[dict[str, float | None]]:
-    """:func:`segment_effects` of every row of ``frame``, column by column (no row objects)."""
+def _column(column: pd.Series) -> jsontext.Field:
+    """A column written as its values are (floats exactly, NaN refused)."""
+    if column.dtype.kind == "f":
+        return jsontext.Floats(column.to_numpy())
+    return jsontext.Values(column.tolist())
+
+
+def _segment_effects(frame: pd.DataFrame) -> jsontext.Obj:
+    """The ``effects`` of every segment, column by column; ``total`` is their exact sum."""
     columns = []
     for name in SEGMENT_EFFECTS:
-        if name in frame.columns:
-            columns.append([0.0 if v is None else float(v or 0.0) for v in frame[name].tolist()])
+        if name not in frame.columns:
+            columns.append(np.zeros(len(frame)))
+        elif frame[name].dtype.kind == "O":  # None counts as 0; NaN stays undefined (null)
+            columns.append(np.array([0.0 if v is None else float(v or 0.0)
+                                     for v in frame[name].tolist()], dtype=float))
         else:
-            columns.append([0.0] * len(frame))
-    return [_effects_entry(values) for values in zip(*columns, strict=True)]
-
-
-def _numbers(column: pd.Series) -> list[float | None]:
-    """:func:`_number` of every value of a column, vectorised (NaN → None, −0.0 → 0.0)."""
-    values = column.to_numpy(dtype=float, na_value=math.nan) + 0.0
-    out: list[float | None] = values.tolist()
-    if math.isnan(values.sum()):  # cheap test; only then look for the NaNs
-        for index in (values != values).nonzero()[0].tolist():
-            out[index] = None
-    return out
+            columns.append(_numbers(frame[name]))
+    stacked = np.vstack(columns) if columns else np.zeros((0, len(frame)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = stacked.sum(axis=0)
+    # The total is math.fsum of the five: where at most two are nonzero (one dimension: mix and
+    # rate) and all are finite, the plain sum is the correctly rounded one; elsewhere fsum.
+    exact = ((stacked != 0).sum(axis=0) <= 2) & np.isfinite(stacked).all(axis=0)
+    if not exact.all():
+        rows = np.flatnonzero(~exact)
+        total[rows] = list(map(math.fsum, stacked[:, rows].T.tolist()))
+    fields = [(name, jsontext.Floats(values, nulls=True))
+              for name, values in zip(SEGMENT_EFFECTS, columns, strict=True)]
+    return jsontext.Obj([*fields, ("total", jsontext.Floats(total + 0.0, nulls=True))])
 
 
 class AttributionError(AssertionError):
@@ -207,52 +210,62 @@ class Explanation:
         return self.effects.loc[order[:n]]
 
     def to_dict(self) -> dict[str, Any]:
-        """The DESIGN.md §4 contract as plain Python (full precision, no rounding)."""
-        with jsontext.building():
-            return self._document()
+        """The DESIGN.md §4 contract as plain Python (full precision, no rounding).
+
+        Read back from the JSON text of :meth:`json_document`, so the dicts are exactly what
+        ``--format json`` prints.
+        """
+        return jsontext.plain(self._document())
+
+    def json_document(self) -> dict[str, Any]:
+        """The JSON document, its ``segments`` and ``effects`` kept as columns
+        (:class:`~kpitree.core.jsontext.Records`): what :func:`kpitree.core.jsontext.write`
+        streams without making a dict per row. A subclass that extends :meth:`to_dict` (the
+        driver search's ``drivers`` block) gives its :meth:`to_dict`."""
+        if type(self).to_dict is not Explanation.to_dict:
+            return self.to_dict()
+        return self._document()
 
     def _document(self) -> dict[str, Any]:
-        """:meth:`to_dict`'s work, built column by column."""
-        # Column by column (lists of plain values), never row by row: a result may hold
-        # 100,000 segments. The keys and values are those of the contract, in its order.
+        """:meth:`json_document`'s work: the contract's keys and values, in its order."""
         table = self.segments
-        segments = [
-            {"segment": dict(segment), "level": level, "status": status,
-             "base": {"share": base_share, "value": base_value, "weight": base_weight},
-             "compare": {"share": compare_share, "value": compare_value,
-                         "weight": compare_weight},
-             "effects": effects_entry}
-            for (segment, level, status, base_share, base_value, base_weight, compare_share,
-                 compare_value, compare_weight, effects_entry) in zip(
-                table["segment"].tolist(), table["level"].tolist(), table["status"].tolist(),
-                table["base_share"].tolist(), _numbers(table["base_value"]),
-                table["base_weight"].tolist(), table["compare_share"].tolist(),
-                _numbers(table["compare_value"]), table["compare_weight"].tolist(),
-                segments_effects(table), strict=True)
-        ]
+        segments = jsontext.Records(len(table), [
+            ("segment", jsontext.Dicts(table["segment"].tolist())),
+            ("level", _column(table["level"])),
+            ("status", _column(table["status"])),
+            *((period, jsontext.Obj([
+                ("share", _column(table[f"{period}_share"])),
+                ("value", jsontext.Floats(_numbers(table[f"{period}_value"]), nulls=True)),
+                ("weight", _column(table[f"{period}_weight"]))]))
+              for period in ("base", "compare")),
+            ("effects", _segment_effects(table)),
+        ])
         rows = self.effects
-        dims = [(d, rows[d].tolist()) for d in self.by]
-        where = [{d: values[i] for d, values in dims if values[i] is not None}
-                 for i in range(len(rows))]
-        effects = []
-        for kind, level, segment, path, label, value in zip(
-                rows["kind"].tolist(), rows["level"].tolist(), where, rows["path"].tolist(),
-                rows["label"].tolist(), _numbers(rows["value"]), strict=True):
-            item: dict[str, Any] = {"kind": kind}
-            if kind != "rate":
-                item["level"] = level
-            item["segment"] = segment
-            item["path"] = list(path)
-            item["label"] = label
-            item["value"] = value
-            effects.append(item)
+        kinds = rows["kind"].tolist()
+        where = []
+        for dim in self.by:
+            values = rows[dim].tolist()
+            where.append((dim, jsontext.Values(values, present=[v is not None for v in values])))
+        fields: list[tuple[str, jsontext.Field]] = [
+            ("kind", jsontext.Values(kinds)),
+            ("level", jsontext.Values(rows["level"].tolist(),
+                                      present=[kind != "rate" for kind in kinds])),
+            ("segment", jsontext.Obj(where)),
+            ("path", jsontext.Values(rows["path"].tolist())),
+            ("label", jsontext.Values(rows["label"].tolist())),
+            ("value", jsontext.Floats(_numbers(rows["value"]), nulls=True)),
+        ]
         extra: dict[str, Any] = {"notes": list(self.notes)} if self.notes else {}
         if self.intervals is not None:
             bounds = self.intervals.effects
-            for item, low, high, noise in zip(effects, bounds["low"], bounds["high"],
-                                              bounds["noise"], strict=True):
-                item["interval"] = [_number(low), _number(high)]
-                item["noise"] = bool(noise)
+            if len(bounds) != len(rows):
+                raise ValueError(f"{len(bounds)} intervals for {len(rows)} effects")
+            fields += [
+                ("interval", jsontext.Arr([jsontext.Floats(_numbers(bounds["low"]), nulls=True),
+                                           jsontext.Floats(_numbers(bounds["high"]),
+                                                           nulls=True)])),
+                ("noise", jsontext.Values([bool(v) for v in bounds["noise"].tolist()])),
+            ]
             extra["intervals"] = {
                 "level": self.intervals.level, "replicates": self.intervals.replicates,
                 "seed": self.intervals.seed, "method": self.intervals.method,
@@ -276,7 +289,7 @@ class Explanation:
             "delta": self.delta,
             "totals": self.totals,
             "segments": segments,
-            "effects": effects,
+            "effects": jsontext.Records(len(rows), fields),
             **extra,
         }
 
@@ -284,7 +297,7 @@ class Explanation:
         """The JSON output contract (DESIGN.md §4)."""
         if indent is None:
             return json.dumps(self.to_dict(), allow_nan=False)
-        return jsontext.dumps(self.to_dict(), indent=indent)
+        return jsontext.dumps(self.json_document(), indent=indent)
 
     @overload
     def render(self, path: None = None, *, format: str | None = None,

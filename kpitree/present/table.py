@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+import numpy as np
+
 from kpitree.core.formatting import (
     Kind,
     format_change,
@@ -51,7 +53,11 @@ class Figures:
         """The figures of ``result``'s table: decimals from its own changes (the headline,
         the totals, every effect) unless the tree fixes ``decimals:``."""
         kind, unit = metric_kind(result), result.tree.unit
-        changes = [result.delta, *result.totals.values(), *result.effects["value"]]
+        # Only the largest defined change decides the decimals: the effects' largest is found
+        # on the column at once (a result may hold 100,000 segments' effects).
+        values = result.effects["value"].to_numpy(dtype=float, na_value=math.nan)
+        values = np.abs(values[np.isfinite(values)])
+        changes = [result.delta, *result.totals.values(), *([values.max()] if len(values) else [])]
         decimals = table_decimals(changes, kind, unit, fixed=result.tree.decimals)
         return cls(kind, unit, decimals)
 
