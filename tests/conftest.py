@@ -10,6 +10,8 @@ import subprocess
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 # The published worked examples, vendored from ../shared/published (see its README.md).
 PUBLISHED = ROOT / "tests" / "published"
@@ -78,3 +80,51 @@ def run_cli(*args: object, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]
         os.chdir(before)
     return subprocess.CompletedProcess(["kpitree", *argv], code, stdout.getvalue(),
                                        stderr.getvalue())
+
+
+# --- The real engines the raw-source tests share (one of each per test session) ---------------
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory):
+    """A small generated event log (40,000 events) the engine tests share."""
+    from kpitree.io.generate import generate
+
+    folder = tmp_path_factory.mktemp("gen")
+    return generate(folder, events=40_000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throw-away PostgreSQL server for the session (tests/engines.py)."""
+    from tests.engines import postgres_server
+
+    yield from postgres_server()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local Spark session (local[2]) for the session."""
+    from tests.engines import skip_engines
+
+    skip_engines()
+    from kpitree.io.sources import spark_session
+
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def sources(generated, postgres_url, spark):
+    """The generated log opened on DuckDB, PostgreSQL (copied there) and Spark."""
+    from kpitree.io.sources import connect, copy_to_postgres
+
+    copy_to_postgres(generated.folder, postgres_url)
+    opened = {
+        "duckdb": connect(generated.folder),
+        "postgres": connect(postgres_url),
+        "spark": connect(generated.folder, spark=spark),
+    }
+    yield opened
+    for source in opened.values():
+        source.close()

@@ -1,7 +1,7 @@
 """``drivers`` on PostgreSQL and Spark for real: the same units, contributions and intervals as
 DuckDB, to the cent.
 
-The engines and the generated log are the session fixtures of ``tests/test_sources_engines.py``
+The engines and the generated log are the session fixtures of ``tests/conftest.py``
 (one PostgreSQL server, one local Spark session). Each engine aggregates period × dims for the
 search and sums the bootstrap replicates under the hashed per-user counts
 (:mod:`kpitree.io.events.cells`); a small bootstrap (20 replicates) keeps Spark short.
@@ -21,7 +21,6 @@ from kpitree.core.resample import hashed_counts, user_keys
 from kpitree.io.events import aggregate
 from kpitree.io.events.cells import hashed_count, replicate_cells, user_key
 from tests.conftest import ROOT
-from tests.test_sources_engines import generated, postgres_url, sources, spark  # noqa: F401
 
 TREE = ROOT / "trees" / "arpu_blended.yaml"
 DIMS = ["tier", "region", "channel"]
@@ -39,7 +38,7 @@ def _drivers_on(source, base, compare):
 
 
 @pytest.fixture(scope="module")
-def documents(sources, generated):  # noqa: F811
+def documents(sources, generated):
     return {engine: _drivers_on(source, generated.base, generated.compare)
             for engine, source in sources.items()}
 
@@ -60,9 +59,9 @@ def test_drivers_with_intervals_equal_duckdb_to_the_cent(documents, engine):
     assert any(s["interval"][0] < s["interval"][1] for s in want.values())
 
 
-def test_engine_counts_are_the_in_memory_counts(sources):  # noqa: F811
-    """The one hashed-count recipe, twice (the io layer cannot import the analyses): the
-    engine's expression and numpy's give the same count for every (user, replicate)."""
+def test_engine_counts_are_the_in_memory_counts(sources):
+    """The one hashed-count recipe (kpitree.core.resample), as the engine's expression and as
+    numpy's: the same count for every (user, replicate)."""
     ids = [str(i) for i in range(0, 3000, 7)] + ["u-17", "x", "Ωmega"]
     source = sources["duckdb"]
     ibis = __import__("ibis")

@@ -1,6 +1,8 @@
 """The same generated events on DuckDB, PostgreSQL and Spark: identical to the cent.
 
-One PostgreSQL server and one local Spark session for the whole test session, small data.
+One PostgreSQL server and one local Spark session for the whole test session, small data (the
+session fixtures ``generated``, ``postgres_url``, ``spark`` and ``sources`` live in
+``tests/conftest.py``, so every engine test shares them).
 """
 
 from __future__ import annotations
@@ -10,50 +12,14 @@ import pytest
 
 import kpitree
 from kpitree.io.events import aggregate
-from kpitree.io.generate import generate
-from kpitree.io.sources import connect, copy_to_postgres
+from kpitree.io.sources import connect
 from tests.conftest import ROOT
-from tests.engines import postgres_server, skip_engines
 
 TREES = ["arpu_blended", "arpu_realised", "arpu_cohort_quarter", "arpu_trailing"]
 PERIODS = {
     "arpu_cohort_quarter": ("2026-Q2", "2026-Q3"),
     "arpu_trailing": ("2026-09", "2026-10"),
 }
-
-
-@pytest.fixture(scope="session")
-def generated(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gen")
-    return generate(folder, events=40_000, seed=11)
-
-
-@pytest.fixture(scope="session")
-def postgres_url():
-    yield from postgres_server()
-
-
-@pytest.fixture(scope="session")
-def spark():
-    skip_engines()
-    from kpitree.io.sources import spark_session
-
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="session")
-def sources(generated, postgres_url, spark):
-    copy_to_postgres(generated.folder, postgres_url)
-    opened = {
-        "duckdb": connect(generated.folder),
-        "postgres": connect(postgres_url),
-        "spark": connect(generated.folder, spark=spark),
-    }
-    yield opened
-    for source in opened.values():
-        source.close()
 
 
 def _tree(name):
