@@ -113,6 +113,29 @@ def test_raw_intervals_pushed_down_equal_in_memory_to_the_cent(gen, per_user):
     assert moved != want
 
 
+def test_user_level_file_with_user_id_gives_the_raw_intervals(gen, per_user, tmp_path):
+    """``drivers FILE --user-id COL`` on user-level rows: the hashed per-user counts, so the
+    intervals are the raw source's to the cent; without it, each row draws its own counts."""
+    path = tmp_path / "users.csv"
+    per_user.to_csv(path, index=False)
+    args = ["--base", BASE, "--compare", COMPARE, "--dims", *DIMS, "--bootstrap", "30",
+            "--seed", "4", "--format", "json"]
+    raw = json.loads(run_cli("drivers", TREE, gen.folder, *args).stdout)
+    done = run_cli("drivers", TREE, path, *args, "--user-id", "user_id")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    got = {s["segment"]: s["interval"] for s in rows["drivers"]["segments"]}
+    want = {s["segment"]: s["interval"] for s in raw["drivers"]["segments"]}
+    assert got.keys() == want.keys()
+    for segment, (low, high) in want.items():
+        assert abs(got[segment][0] - low) < 1e-9 and abs(got[segment][1] - high) < 1e-9
+    plain = json.loads(run_cli("drivers", TREE, path, *args).stdout)
+    assert {s["segment"]: s["interval"] for s in plain["drivers"]["segments"]} != want
+    refused = run_cli("drivers", TREE, gen.folder, *args, "--user-id", "user_id")
+    assert refused.returncode == 2 and "--user-id" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
 def test_raw_bootstrap_refuses_too_many_replicate_cells(gen, monkeypatch, capsys):
     """Replicates × cells come back from the engine: bounded, refused in one line."""
     from kpitree.cli import commands

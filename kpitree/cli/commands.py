@@ -156,6 +156,10 @@ def run_drivers(args: argparse.Namespace) -> int:
                 f"note: no intervals: {why}; the bootstrap resamples users, so it needs one "
                 "row per user (pass user-level rows; --bootstrap 0 silences this note)")]))
     buckets = parse_buckets(args.buckets) if getattr(args, "buckets", None) else None
+    user_id = getattr(args, "user_id", None)
+    if user_id is not None and raw:
+        raise UsageError(f"--user-id {user_id}: a raw source's user id is its data: section's "
+                         "users.id; leave --user-id out")
     if raw and replicates and buckets:
         raise UsageError("--buckets with --bootstrap on a raw source is not supported yet; "
                          "leave out --bootstrap, or aggregate first (kpitree aggregate)")
@@ -163,7 +167,7 @@ def run_drivers(args: argparse.Namespace) -> int:
                      depth=args.depth, max_segments=args.max_segments,
                      min_effect=args.min_effect, replicates=0 if raw else replicates,
                      level=args.level, seed=args.seed, period_column=source.period_column,
-                     buckets=buckets)
+                     buckets=buckets, user_id=user_id)
     if raw and replicates:
         result = raw_intervals(args, tree, source, result, replicates)
     if getattr(args, "chart", None):

@@ -206,6 +206,10 @@ def _drivers(find: argparse.ArgumentParser) -> None:
     find.add_argument("--level", type=float, default=0.95, help="interval coverage "
                                                                  "(default: 0.95)")
     find.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    find.add_argument("--user-id", metavar="COLUMN",
+                      help="user-level rows: the user id column, so a user counts once per "
+                           "period (dimensions at period end) and the bootstrap resamples "
+                           "users, as on raw events (a raw source knows its own id)")
     find.add_argument("--buckets", nargs="+", metavar="DIM=K|E1,E2",
                       help="bucket numeric dimensions first: DIM=K quantile buckets, or "
                            "DIM=E1,E2,… edges (e.g. seats=4 tenure=3,12,24)")
