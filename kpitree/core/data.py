@@ -206,8 +206,14 @@ def checked_numbers(
         values = series.astype(float)
         text = None
     else:
-        text = series.astype(object).map(lambda v: "" if v is None else str(v).strip())
-        values = pd.to_numeric(text.where(text != "", np.nan), errors="coerce").astype(float)
+        # Text (a CSV is read as text): parsed as it is first — pandas' parser takes the
+        # surrounding blanks — and only when a cell does not parse is the stripped text made,
+        # to name it (no Python call per cell on clean data).
+        values = pd.to_numeric(series, errors="coerce").astype(float)
+        text = None
+        if not np.isfinite(values.to_numpy()).all():
+            text = series.astype(object).map(lambda v: "" if v is None else str(v).strip())
+            values = pd.to_numeric(text.where(text != "", np.nan), errors="coerce").astype(float)
     array = values.to_numpy()
     bad = ~np.isfinite(array)
     if bad.any():

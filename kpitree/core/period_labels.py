@@ -67,9 +67,9 @@ def period_text(series: pd.Series) -> tuple[pd.Series, list[str] | None]:
             return _dates_text(pd.to_datetime(series)), None
     text = series.astype("string").str.strip()
     present = text.dropna()
-    present = present[present != ""]
-    if len(present) and not present.map(lambda s: bool(_ISO.match(s))).all() and \
-            present.map(_looks_like_date).all():
+    labels = pd.Series(present[present != ""].unique(), dtype=object)  # a few, not every row
+    if len(labels) and not labels.map(lambda s: bool(_ISO.match(s))).all() and \
+            labels.map(_looks_like_date).all():
         parsed = pd.to_datetime(text, errors="coerce", format="mixed")
         if parsed[text.notna() & (text != "")].notna().all():
             days = parsed.dropna()
