@@ -618,6 +618,8 @@ def test_bad_usage_names_the_help():
                      "(see 'kpitree --help')")
     assert_bad_input(kpitree_cli("explain", TREE, DATA, *PERIODS, "--top", "0"),
                      "'0' is not a positive whole number", "(see 'kpitree explain --help')")
+    assert_bad_input(kpitree_cli("generate", "out/x"), "unrecognized arguments: out/x",
+                     "(see 'kpitree generate --help')")
 
 
 # --- In a real process ----------------------------------------------------------------------------

@@ -260,8 +260,8 @@ nodes:
     data = pd.DataFrame([("p", "a", 10, 0, 0.0), ("p", "b", 10, 5, 50.0)],
                         columns=["period", "tier", "users", "adopters", "revenue"])
     snap = kpitree.snapshot(tree, data, period="p")
-    with pytest.raises(kpitree.ScenarioError, match=r"attach is 0 in tier=a .* cannot start "
-                                                    "from zero"):
+    with pytest.raises(kpitree.ScenarioError, match=r"attach is 0 in tier=a .* nothing scales "
+                                                    "up from zero: choose a segment"):
         snap.whatif({"attach[tier=a]": "+5pp"})
     scenario = snap.whatif({"attach[tier=b]": "+10pp"})
     assert scenario.value == pytest.approx((0.6 * 10) / 2, rel=1e-12)  # b: 0.6 × 10, half users

@@ -204,7 +204,8 @@ def _apply_driver(tree: Tree, keys: pd.DataFrame, lever: Lever, sums: dict[str, 
         raise ScenarioError(
             f"lever '{lever.text}': {lever.node} is "
             f"{'undefined' if not math.isfinite(current) else 0} in {lever.where()} "
-            f"({period}); a lever scales what is there, so it cannot start from zero"
+            f"({period}); a lever moves a driver by scaling the columns it is made of, and "
+            "nothing scales up from zero: choose a segment where it is not zero"
         )
     k = new / current
     for column, exponent in _driver_factors(tree, driver).items():
