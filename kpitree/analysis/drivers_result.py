@@ -75,9 +75,9 @@ class Drivers(Explanation):
         return tuple(tuple((self.dims[k], self.labels[k][v]) for k, v in u.conditions)
                      for u in self.units)
 
-    def to_dict(self) -> dict[str, Any]:
+    def json_document(self) -> dict[str, Any]:
         """The JSON contract of :class:`Explanation` plus a ``drivers`` block."""
-        out = super().to_dict()
+        out = super().json_document()
         bounds = self.intervals.segments if self.intervals is not None else None
         segments = []
         for row in self.found.itertuples(index=False):

@@ -215,15 +215,13 @@ class Explanation:
         Read back from the JSON text of :meth:`json_document`, so the dicts are exactly what
         ``--format json`` prints.
         """
-        return jsontext.plain(self._document())
+        return jsontext.plain(self.json_document())
 
     def json_document(self) -> dict[str, Any]:
         """The JSON document, its ``segments`` and ``effects`` kept as columns
         (:class:`~kpitree.core.jsontext.Records`): what :func:`kpitree.core.jsontext.write`
-        streams without making a dict per row. A subclass that extends :meth:`to_dict` (the
-        driver search's ``drivers`` block) gives its :meth:`to_dict`."""
-        if type(self).to_dict is not Explanation.to_dict:
-            return self.to_dict()
+        streams without making a dict per row. A subclass adds its own block here (the driver
+        search's ``drivers``), and :meth:`to_dict` and ``--format json`` both show it."""
         return self._document()
 
     def _document(self) -> dict[str, Any]:

@@ -121,6 +121,15 @@ def _files(pattern: str) -> list[str]:
     return sorted(globbing.glob(pattern))
 
 
+def _matched(value: object, role: str) -> tuple[list[str], str]:
+    """The files a path or glob names for ``role`` (events, users) and their kind (parquet,
+    csv); none is an error naming the path."""
+    files = _files(str(value))
+    if not files:
+        raise SourceError(f"{value}: no files match (the {role}); check the path or glob")
+    return files, _file_kind(files, str(value))
+
+
 def _file_kind(files: list[str], pattern: str) -> str:
     kinds = {"csv" if f.endswith((".csv", ".csv.gz")) else "parquet" for f in files}
     if len(kinds) != 1 or not all(f.endswith(FILE_SUFFIXES) for f in files):
@@ -244,10 +253,7 @@ def _duckdb_files(roles: dict[str, Any], name: str) -> Source:
         if isinstance(value, pd.DataFrame):
             backend.con.register(view, value)  # scanned in place, not copied
         else:
-            files = _files(str(value))
-            if not files:
-                raise SourceError(f"{value}: no files match (the {role}); check the path or glob")
-            kind = _file_kind(files, str(value))
+            files, kind = _matched(value, role)
             try:
                 if kind == "parquet":
                     backend.read_parquet(files, table_name=view)
@@ -298,11 +304,7 @@ def _other_files(roles: dict[str, Any], engine: str, name: str) -> Source:
             if isinstance(value, pd.DataFrame):
                 backend.create_table(view, value)
             else:
-                files = _files(str(value))
-                if not files:
-                    raise SourceError(f"{value}: no files match (the {role}); check the path "
-                                      "or glob")
-                kind = _file_kind(files, str(value))
+                files, kind = _matched(value, role)
                 reader = getattr(backend, f"read_{kind}", None)
                 if reader is not None:
                     reader(files if len(files) > 1 else files[0], table_name=view)
@@ -384,11 +386,7 @@ def _spark_files(roles: dict[str, Any], spark: Any, name: str) -> Source:
             files = [str(value)]
             kind = "csv" if str(value).rstrip("/*").endswith((".csv", ".csv.gz")) else "parquet"
         else:
-            files = _files(str(value))
-            if not files:
-                raise SourceError(f"{value}: no files match (the {role}); check the path or "
-                                  "glob")
-            kind = _file_kind(files, str(value))
+            files, kind = _matched(value, role)
         view = f"kpitree_{role}"
         reader = session.read
         frame = (reader.parquet(*files) if kind == "parquet"

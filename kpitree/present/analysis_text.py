@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kpitree.core.formatting import format_change, format_value
-from kpitree.present.wording import Numbers, segmented
+from kpitree.present.wording import Numbers, segmented, total_parts
 
 if TYPE_CHECKING:
     from kpitree.analysis.scenario import GoalSeek, Scenario
@@ -113,14 +113,11 @@ def format_total(total: TotalExplanation) -> str:
     """``Active users × ARPU $1.2M → …`` then volume, mix per level, rate per driver."""
     tree = total.tree
     numbers = Numbers.of(tree)
-    label = f"{tree.label(tree.weight)} × {numbers.root_label}"
+    label, parts = total_parts(total)
     lines = [f"{tree.title} — {tree.name} ({total.method}, {segmented(total.by)})",
              f"{numbers.move(total.base_value, total.compare_value, total.delta, label=label)}"
              f"   {total.base_period} → {total.compare_period}", ""]
-    parts = total.totals_by_level()
-    names = {"volume": f"volume ({tree.label(tree.weight)})", "rate": "rate (price)",
-             "interaction": "mix × rate interaction"}
-    shown = {names.get(k, k.replace("mix:", "mix: ")): v for k, v in parts.items()}
+    shown = dict(parts)
     width = max(len(k) for k in shown) + 4
     for name, value in shown.items():
         share = f"{format_value(value / total.delta, 'percent'):>9}" if total.delta else ""

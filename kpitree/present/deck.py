@@ -25,13 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpitree.core.errors import RenderError, WriteError
-from kpitree.core.files import write_bytes
 from kpitree.core.optional import require
-from kpitree.present.office import FIXED_TIME, stable_zip
+from kpitree.present.office import FIXED_TIME, stable_zip, write_office_file
 from kpitree.present.style import DPI
 from kpitree.present.style import TEXT_SIZE as TEXT_SIZE_PT
-from kpitree.present.wording import Numbers, marked, segmented
+from kpitree.present.wording import Numbers, marked, segmented, total_parts
 
 if TYPE_CHECKING:
     from kpitree.analysis.drivers_result import Drivers
@@ -242,11 +240,7 @@ def write_deck(result: Explanation, path: str | Path, **options: Any) -> Path:
     Raises:
         RenderError: ``path`` cannot be written.
     """
-    data = build_deck(result, **options)
-    try:
-        return write_bytes(path, data)  # atomic: a failed write leaves the old file as it was
-    except WriteError as exc:
-        raise RenderError(str(exc)) from exc
+    return write_office_file(path, build_deck(result, **options))
 
 
 # --- Slides -------------------------------------------------------------------------------------
@@ -431,10 +425,8 @@ def _total_slides(deck: _Deck, total: TotalExplanation) -> None:
     from kpitree.present.style import save_image
 
     numbers = deck.numbers
-    weight = total.tree.label(total.tree.weight)
-    label = f"{weight} × {numbers.root_label}"
-    rows = [[name.replace("mix:", "mix: "), numbers.change(value)]
-            for name, value in total.totals_by_level().items()]
+    label, parts = total_parts(total)
+    rows = [[name, numbers.change(value)] for name, value in parts]
     rows.append(["Total change", numbers.change(total.delta)])
     slide = deck.slide(numbers.move(total.base_value, total.compare_value, total.delta,
                                     label=label),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.core.errors import MissingExtraError, RenderError
 from kpitree.core.formatting import format_value
-from kpitree.present.wording import Numbers, segmented
+from kpitree.present.wording import Numbers, segmented, total_parts
 
 if TYPE_CHECKING:
     from kpitree.analysis.scenario import GoalSeek, Scenario, Snapshot
@@ -175,11 +175,10 @@ def goal_html(goal: GoalSeek) -> str:
 def total_html(total: TotalExplanation) -> str:
     """Volume, mix and rate of weight × root, and its bridge."""
     numbers = Numbers.of(total.tree)
-    label = f"{total.tree.label(total.tree.weight)} × {numbers.root_label}"
+    label, parts = total_parts(total)
     head = (f"{numbers.move(total.base_value, total.compare_value, total.delta, label=label)}, "
             f"{total.base_period} → {total.compare_period} (method {total.method})")
-    rows = [[k.replace("mix:", "mix: "), numbers.change(v)]
-            for k, v in total.totals_by_level().items()]
+    rows = [[name, numbers.change(value)] for name, value in parts]
     rows.append(["Total change", numbers.change(total.delta)])
     return _box(f"<p><strong>{_e(head)}</strong></p>", _table(["Part", "Effect"], rows),
                 _picture(lambda: _figure(total.chart(), "volume, mix and rate bridge")))

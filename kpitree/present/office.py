@@ -3,9 +3,9 @@
 What belongs here: the small rules the Office files of the review pack (:mod:`kpitree.present.deck`,
 :mod:`kpitree.present.workbook`) have in common — rewriting an Office zip with fixed timestamps
 so that the same explanation gives the same bytes, the Excel number format of each value kind
-(:data:`kpitree.core.formatting.KINDS`) and keeping data text from becoming a live spreadsheet
-formula. What does not: what the slides or sheets show (their own modules), the formatting of
-figures shown as text (:mod:`kpitree.core.formatting`).
+(:data:`kpitree.core.formatting.KINDS`), keeping data text from becoming a live spreadsheet
+formula, and writing a built file atomically. What does not: what the slides or sheets show
+(their own modules), the formatting of figures shown as text (:mod:`kpitree.core.formatting`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import datetime
+from pathlib import Path
 
+from kpitree.core.errors import RenderError, WriteError
+from kpitree.core.files import write_bytes
 from kpitree.core.formatting import CURRENCY_SYMBOLS, ZERO_DECIMAL_CURRENCIES, Kind
 from kpitree.core.safety import csv_cell
 
-__all__ = ["FIXED_TIME", "excel_format", "safe_text", "stable_zip"]
+__all__ = ["FIXED_TIME", "excel_format", "safe_text", "stable_zip", "write_office_file"]
 
 # Office files carry a creation date; a fixed one keeps the pack byte-identical run to run.
 FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)  # Office stores naive UTC times
@@ -75,3 +78,16 @@ def safe_text(value: object) -> str:
     (:func:`kpitree.core.safety.csv_cell`).
     """
     return str(csv_cell(str(value)))
+
+
+def write_office_file(path: str | Path, data: bytes) -> Path:
+    """Write a built deck or workbook to ``path`` (atomic: a failed write leaves the old file
+    as it was) and return it.
+
+    Raises:
+        RenderError: ``path`` cannot be written.
+    """
+    try:
+        return write_bytes(path, data)
+    except WriteError as exc:
+        raise RenderError(str(exc)) from exc

@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kpitree.present.wording import Numbers
+from kpitree.present.wording import Numbers, total_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,9 +125,8 @@ def extra_sections(result: Explanation, extras: Extras) -> tuple[list[dict[str, 
 
         total = extras.total
         weight = total.tree.label(total.tree.weight)
-        label = f"{weight} × {numbers.root_label}"
-        rows = [[name.replace("mix:", "mix: "), numbers.change(value)]
-                for name, value in total.totals_by_level().items()]
+        label, parts = total_parts(total)
+        rows = [[name, numbers.change(value)] for name, value in parts]
         rows.append(["total change", numbers.change(total.delta)])
         add("total", f"{label}: volume, mix and rate",
             [f"{numbers.move(total.base_value, total.compare_value, total.delta, label=label)}"

@@ -3,7 +3,8 @@
 What belongs here: the method notes (:data:`METHOD_NOTES`, :data:`COMMON_NOTE`),
 :class:`Numbers` — a tree's figures in its own units (the root's value and
 changes, any node's value, the "ARPU $51.29 → $55.43, +$4.13 (+8.1 %)" phrase) — the status
-words of segments present in one period only, title case and the "by tier × region" phrase.
+words of segments present in one period only, title case, the "by tier × region" phrase and
+the names of the volume / mix / rate parts of weight × root (:func:`total_parts`).
 The tree image, the bridges, the charts, the narrative and the report all use these. What does
 not: the number formatting itself (:mod:`kpitree.core.formatting`, which :class:`Numbers` calls)
 or the sentences only one view says (they stay in that view).
@@ -18,9 +19,11 @@ from typing import TYPE_CHECKING
 from kpitree.core import formatting
 
 if TYPE_CHECKING:
+    from kpitree.analysis.totals import TotalExplanation
     from kpitree.core.tree import Tree
 
-__all__ = ["STATUS_WORDS", "Numbers", "marked", "segmented", "status_word", "title_case"]
+__all__ = ["STATUS_WORDS", "Numbers", "marked", "segmented", "status_word", "title_case",
+           "total_parts"]
 
 # What a segment present in one period only is called (``both`` and ``empty``: nothing).
 STATUS_WORDS = {"entered": "new", "exited": "gone"}
@@ -132,6 +135,19 @@ def segmented(by: Sequence[str]) -> str:
     ('by tier × region', 'no segments')
     """
     return f"by {' × '.join(by)}" if by else "no segments"
+
+
+def total_parts(total: TotalExplanation) -> tuple[str, list[tuple[str, float]]]:
+    """``Active users × ARPU`` and the parts of its change, named as every view names them:
+    ``volume (Active users)``, ``mix: tier`` per dimension, ``rate (price)``, ``mix × rate
+    interaction``."""
+    tree = total.tree
+    weight = tree.label(tree.weight)
+    names = {"volume": f"volume ({weight})", "rate": "rate (price)",
+             "interaction": "mix × rate interaction"}
+    parts = [(names.get(name, name.replace("mix:", "mix: ")), value)
+             for name, value in total.totals_by_level().items()]
+    return f"{weight} × {Numbers.of(tree).root_label}", parts
 
 
 # The method notes the report, the deck and the workbook print under their numbers.

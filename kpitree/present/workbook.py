@@ -37,11 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpitree.core.errors import RenderError, WriteError
-from kpitree.core.files import write_bytes
+from kpitree.core.errors import RenderError
 from kpitree.core.optional import require
-from kpitree.present.office import FIXED_TIME, excel_format, safe_text, stable_zip
-from kpitree.present.wording import Numbers
+from kpitree.present.office import (
+    FIXED_TIME,
+    excel_format,
+    safe_text,
+    stable_zip,
+    write_office_file,
+)
+from kpitree.present.wording import Numbers, total_parts
 
 if TYPE_CHECKING:
     from kpitree.analysis.scenario import Scenario
@@ -142,11 +147,7 @@ def write_workbook(result: Explanation, path: str | Path, **options: Any) -> Pat
     Raises:
         RenderError: ``path`` cannot be written.
     """
-    data = build_workbook(result, **options)
-    try:
-        return write_bytes(path, data)  # atomic: a failed write leaves the old file as it was
-    except WriteError as exc:
-        raise RenderError(str(exc)) from exc
+    return write_office_file(path, build_workbook(result, **options))
 
 
 # --- Formats ------------------------------------------------------------------------------------
@@ -381,14 +382,13 @@ def _whatif(book: _Book, scenario: Scenario) -> None:
 
 
 def _total(book: _Book, total: TotalExplanation) -> None:
-    label = f"{total.tree.label(total.tree.weight)} × {book.numbers.root_label}"
+    label, parts = total_parts(total)
     sheet = book.sheet("Total", ["", "value"], [40, 18])
     book.text(sheet, 1, 0, f"{label} {total.base_period}", "bold")
     book.number(sheet, 1, 1, total.base_value, "value")
-    parts = total.totals_by_level()
     r = 2
-    for name, value in parts.items():
-        book.text(sheet, r, 0, name.replace("mix:", "mix: "))
+    for name, value in parts:
+        book.text(sheet, r, 0, name)
         book.number(sheet, r, 1, value, "change")
         r += 1
     book.text(sheet, r, 0, f"{label} {total.compare_period}", "bold_total")
