@@ -147,3 +147,26 @@ def test_raw_bootstrap_refuses_too_many_replicate_cells(gen, monkeypatch, capsys
     line = capsys.readouterr().err.strip()
     assert code == 2
     assert "\n" not in line and "--bootstrap 50" in line and "--dims" in line, line
+
+
+def test_raw_intervals_with_buckets_equal_in_memory_to_the_cent(gen):
+    """--buckets with --bootstrap on a raw source: the engine's replicate sums per seat count
+    are summed into the point estimate's buckets, giving the in-memory intervals to the cent."""
+    tree = kpitree.load_tree(TREE)
+    rows = aggregate(tree, connect(gen.folder), periods=[BASE, COMPARE],
+                     by=["seats", "user_id"]).frame
+    args = ["--base", BASE, "--compare", COMPARE, "--dims", "seats", "--buckets", "seats=2,6",
+            "--min-effect", "0", "--bootstrap", "30", "--seed", "4", "--format", "json"]
+    done = run_cli("drivers", TREE, gen.folder, *args)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    memory = drivers(tree, rows, base=BASE, compare=COMPARE, dims=["seats"], min_effect=0.0,
+                     buckets={"seats": [2, 6]}, replicates=30, seed=4, user_id="user_id")
+    _same_to_the_cent(payload, memory)
+    expected = json.loads(memory.to_json())
+    got = {s["segment"]: s["interval"] for s in payload["drivers"]["segments"]}
+    want = {s["segment"]: s["interval"] for s in expected["drivers"]["segments"]}
+    assert got.keys() == want.keys() and any("[2, 6)" in s for s in got)  # a bucket named
+    for segment, (low, high) in want.items():
+        assert abs(got[segment][0] - low) < 1e-9 and abs(got[segment][1] - high) < 1e-9
+    assert any(low < high for low, high in want.values())

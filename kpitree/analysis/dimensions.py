@@ -2,9 +2,10 @@
 
 What belongs here: :func:`bucketed`, which replaces numeric dimension columns (seats, tenure,
 age in months) by bucket labels — ``k`` quantile buckets over the rows of both periods, or
-given edges — so the search treats them as any other dimension, and :func:`parse_buckets`
-for the command line's ``--buckets seats=4 tenure=0,3,12``. What does not: the search
-(:mod:`kpitree.analysis.search`), grouping values the search finds alike (a pocket
+given edges — so the search treats them as any other dimension, and reports the edges it used;
+:func:`relabel`, which puts other rows (a raw source's replicate sums) in those same buckets;
+and :func:`parse_buckets` for the command line's ``--buckets seats=4 tenure=0,3,12``. What does
+not: the search (:mod:`kpitree.analysis.search`), grouping values the search finds alike (a pocket
 ``region in (EU, UK)``, :mod:`kpitree.analysis.search`), or reading files
 (:mod:`kpitree.core.data`).
 
@@ -81,10 +82,14 @@ def labels_for(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
 
 
 def bucketed(tree: Tree, data: DataSource, buckets: Buckets, *, dims: Sequence[str],
-             base: object, compare: object, period_column: str = "period") -> pd.DataFrame:
-    """``data`` with each dimension of ``buckets`` replaced by its bucket labels.
+             base: object, compare: object, period_column: str = "period"
+             ) -> tuple[pd.DataFrame, dict[str, list[float]]]:
+    """``data`` with each dimension of ``buckets`` replaced by its bucket labels, and the
+    inner edges used for each (given, or the quantiles found).
 
-    Quantiles are taken over the rows of ``base`` and ``compare`` only.
+    Quantiles are taken over the rows of ``base`` and ``compare`` only. The edges returned put
+    other rows in the same buckets (:func:`relabel`; given as ``buckets`` again, they are
+    used as they are).
 
     Raises:
         DataError: a bucketed dimension that is not one of ``dims``, or a value that is not a
@@ -92,6 +97,7 @@ def bucketed(tree: Tree, data: DataSource, buckets: Buckets, *, dims: Sequence[s
     """
     frame, name, offset = read_for_tree(data, tree, dims=dims, period_column=period_column)
     frame = frame.copy()
+    used: dict[str, list[float]] = {}
     periods = frame[period_column].astype(str).str.strip()
     compared = periods.isin([str(base), str(compare)]).to_numpy()
     for dim, spec in buckets.items():
@@ -111,7 +117,29 @@ def bucketed(tree: Tree, data: DataSource, buckets: Buckets, *, dims: Sequence[s
         labels = labels_for(values, edges)
         labels[np.isnan(values)] = None  # an empty label: reported by the row loader
         frame[dim] = labels
+        used[dim] = edges
+    return frame, used
+
+
+def relabel(frame: pd.DataFrame, edges: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+    """``frame`` with each column of ``edges`` replaced by its bucket labels under those edges
+    (the ones :func:`bucketed` used), so other rows of the same data fall in the same buckets.
+
+    Raises:
+        DataError: a value that is not a number.
+    """
+    frame = frame.copy()
+    for dim, inner in edges.items():
+        numbers = pd.to_numeric(frame[dim], errors="coerce")
+        bad = numbers.isna() & frame[dim].notna()
+        if bad.any():
+            raise DataError(f"column '{dim}' has {str(frame[dim][bad].iloc[0])!r}, not a "
+                            "number; bucket only numeric dimensions")
+        values = numbers.to_numpy(dtype=float)
+        labels = labels_for(values, list(inner))
+        labels[np.isnan(values)] = None
+        frame[dim] = labels
     return frame
 
 
-__all__ = ["Buckets", "bucketed", "edges_for", "labels_for", "parse_buckets"]
+__all__ = ["Buckets", "bucketed", "edges_for", "labels_for", "parse_buckets", "relabel"]

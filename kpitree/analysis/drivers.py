@@ -132,9 +132,10 @@ def drivers(
         2    rest                       rest         -0.79
     """
     depth = check_arguments(list(dims), depth, max_segments, min_effect)
+    edges: dict[str, list[float]] = {}
     if buckets:
-        data = bucketed(tree, data, buckets, dims=list(dims), base=base, compare=compare,
-                        period_column=period_column)
+        data, edges = bucketed(tree, data, buckets, dims=list(dims), base=base,
+                               compare=compare, period_column=period_column)
     keys = None
     if user_id is None:
         rows = load_rows(tree, data, dims=list(dims), base=base, compare=compare,
@@ -152,7 +153,7 @@ def drivers(
     result = drivers_on_cells(tree, table, codes, rows.labels, depth=depth,
                               max_segments=max_segments, min_effect=min_effect)
     if buckets:
-        result = replace(result, buckets=dict(buckets))
+        result = replace(result, buckets=edges)  # the edges used, quantiles resolved
     if replicates:
         result = result.with_replicates(result.report_cell(rows.codes, rows.labels),
                                         rows.period, rows.measures, rows.names,

@@ -62,7 +62,9 @@ class Drivers(Explanation):
     units: tuple[Unit, ...] = field(default=(), repr=False, compare=False)
     plan: Layout | None = field(default=None, repr=False, compare=False)
     labels: tuple[tuple[str, ...], ...] = field(default=(), repr=False, compare=False)
-    buckets: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # The bucketed dimensions' inner edges as used (quantiles resolved), so intervals added
+    # later put rows and replicate sums in the same buckets.
+    buckets: dict[str, list[float]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def dimension(self) -> str:
@@ -125,9 +127,9 @@ class Drivers(Explanation):
         if self.buckets:
             from kpitree.analysis.dimensions import bucketed
 
-            data = bucketed(self.tree, data, self.buckets, dims=self.dims,
-                            base=self.base.period, compare=self.compare.period,
-                            period_column=period_column)
+            data, _ = bucketed(self.tree, data, self.buckets, dims=self.dims,
+                               base=self.base.period, compare=self.compare.period,
+                               period_column=period_column)
         rows = load_rows(self.tree, data, dims=self.dims, base=self.base.period,
                          compare=self.compare.period, period_column=period_column)
         cell = self.report_cell(rows.codes, rows.labels)
@@ -175,9 +177,14 @@ class Drivers(Explanation):
     ) -> Drivers:
         """Intervals from replicate sums already made, e.g. by a raw source's engine
         (:func:`kpitree.io.events.cells.replicate_cells`): one row per period × ``dims`` ×
-        replicate with the tree's measure columns summed under that replicate's counts."""
+        replicate with the tree's measure columns summed under that replicate's counts. Bucketed
+        dimensions are summed into the buckets of the point estimate."""
         tree, plan = self.tree, self.plan
         assert plan is not None
+        if self.buckets:
+            from kpitree.analysis.dimensions import relabel
+
+            frame = relabel(frame, self.buckets)
         names = list(tree.columns)
         known = frame[period_column].astype(str)
         period = np.where(known == str(self.compare.period), 1,

@@ -160,9 +160,6 @@ def run_drivers(args: argparse.Namespace) -> int:
     if user_id is not None and raw:
         raise UsageError(f"--user-id {user_id}: a raw source's user id is its data: section's "
                          "users.id; leave --user-id out")
-    if raw and replicates and buckets:
-        raise UsageError("--buckets with --bootstrap on a raw source is not supported yet; "
-                         "leave out --bootstrap, or aggregate first (kpitree aggregate)")
     result = drivers(tree, source.data, base=args.base, compare=args.compare, dims=args.dims,
                      depth=args.depth, max_segments=args.max_segments,
                      min_effect=args.min_effect, replicates=0 if raw else replicates,
