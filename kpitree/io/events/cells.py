@@ -31,7 +31,6 @@ from typing import Any
 
 import pandas as pd
 
-from kpitree.core.definitions import is_money_measure
 from kpitree.core.errors import DataError, TreeError
 from kpitree.core.resample import (
     KEY_FACTOR,
@@ -43,6 +42,7 @@ from kpitree.core.resample import (
 )
 from kpitree.core.tree import Tree
 from kpitree.io.events.execute import execute
+from kpitree.io.events.frame import in_units
 from kpitree.io.events.plan import Plan, Progress, make_plan
 from kpitree.io.events.query import aggregation
 from kpitree.io.events.windows import instant, resolve_windows, time_is_aware
@@ -118,7 +118,7 @@ def replicate_cells(
     per_user = aggregation(plan, windows, in_range, aware)
     expr = _replicate_sums(plan, per_user, uid, dims, replicates, seed)
     frame = execute(plan, expr, "bootstrap replicates")
-    return _in_units(plan, frame, dims, windows)
+    return _named(plan, frame, dims, windows)
 
 
 def _replicate_sums(plan: Plan, per_user: Any, uid: str, dims: Sequence[str],
@@ -148,20 +148,17 @@ def _replicate_sums(plan: Plan, per_user: Any, uid: str, dims: Sequence[str],
     return named.order_by([*labels, "k_rep"])
 
 
-def _in_units(plan: Plan, frame: pd.DataFrame, dims: Sequence[str], windows: Sequence[Any]
-              ) -> pd.DataFrame:
-    """Integer cents to currency units (per 30 days when asked), as the point aggregate."""
+def _named(plan: Plan, frame: pd.DataFrame, dims: Sequence[str], windows: Sequence[Any]
+           ) -> pd.DataFrame:
+    """The engine's columns renamed, then integer cents to currency units as the point
+    aggregate (:func:`kpitree.io.events.frame.in_units`)."""
     out = pd.DataFrame({"period": frame["k_period"].astype(str).to_numpy()})
     for dim in dims:
         out[dim] = frame[f"k_dim_{dim}"].astype(str).to_numpy()
     out[REPLICATE] = frame["k_rep"].astype("int64").to_numpy()
-    days = {w.label: w.days for w in windows}
-    scale = (out["period"].map(lambda p: 30.0 / days[p]).to_numpy()
-             if plan.definition.per_30_days else 1.0)
     for measure in plan.measures:
-        values = frame[f"m_{measure}"].astype("int64").to_numpy().astype(float)
-        out[measure] = values / 100.0 * scale if is_money_measure(measure) else values
-    return out
+        out[measure] = frame[f"m_{measure}"].astype("int64").to_numpy()
+    return in_units(plan, out, windows)
 
 
 __all__ = ["REPLICATE", "hashed_count", "replicate_cells", "user_key"]

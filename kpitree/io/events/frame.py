@@ -5,12 +5,14 @@ periods, currency and notes) and :func:`finish`, which turns the grouped rows of
 :func:`kpitree.io.events.query.aggregation` into it — the errors only the aggregate shows
 (events of users with no users row for their period, an empty segment value), the notes on
 users outside the active filter and periods with no active users, and the one conversion from
-integer cents to currency units (normalised to 30 days when the tree asks). What does not:
+integer cents to currency units (normalised to 30 days when the tree asks; :func:`in_units`,
+which the bootstrap's replicate sums use too). What does not:
 anything that runs on the engine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +97,7 @@ def finish(plan: Plan, frame: pd.DataFrame, windows: list[PeriodWindow], currenc
     for measure in plan.measures:
         cents[measure] = active[f"m_{measure}"].astype("int64").to_numpy()
     cents = cents.sort_values(["period", *dims], kind="stable").reset_index(drop=True)
-    return Aggregate(frame=_in_units(plan, cents, windows), cents=cents,
+    return Aggregate(frame=in_units(plan, cents, windows), cents=cents,
                      definition=plan.definition, periods=tuple(windows), currency=currency,
                      notes=tuple(notes), engine=plan.source.engine)
 
@@ -117,8 +119,13 @@ def _check_orphans(plan: Plan, orphans: pd.DataFrame, unit: str) -> None:
     )
 
 
-def _in_units(plan: Plan, cents: pd.DataFrame, windows: list[PeriodWindow]) -> pd.DataFrame:
-    """Money from integer cents to currency units (per 30 days when asked); counts as floats."""
+def in_units(plan: Plan, cents: pd.DataFrame, windows: Sequence[PeriodWindow]) -> pd.DataFrame:
+    """Money from integer cents to currency units (per 30 days when asked); counts as floats.
+
+    ``cents`` has a ``period`` column and one column per measure of ``plan``; the other
+    columns are kept as they are. The one conversion of every raw aggregate (the point
+    aggregate here, the bootstrap's replicate sums in :mod:`kpitree.io.events.cells`).
+    """
     frame = cents.copy()
     days = {w.label: w.days for w in windows}
     scale = (frame["period"].map(lambda p: 30.0 / days[p]) if plan.definition.per_30_days
