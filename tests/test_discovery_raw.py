@@ -170,3 +170,22 @@ def test_raw_intervals_with_buckets_equal_in_memory_to_the_cent(gen):
     for segment, (low, high) in want.items():
         assert abs(got[segment][0] - low) < 1e-9 and abs(got[segment][1] - high) < 1e-9
     assert any(low < high for low, high in want.values())
+
+
+def test_raw_quantile_buckets_are_the_users_quantiles(gen):
+    """--buckets seats=3 on a raw source: the quantiles are over users (each cell weighs its
+    active users), so the buckets — and the whole search — equal those of the same data as
+    one row per user."""
+    tree = kpitree.load_tree(TREE)
+    rows = aggregate(tree, connect(gen.folder), periods=[BASE, COMPARE],
+                     by=["seats", "user_id"]).frame
+    done = run_cli("drivers", TREE, gen.folder, "--base", BASE, "--compare", COMPARE,
+                   "--dims", "seats", "--buckets", "seats=3", "--min-effect", "0",
+                   "--bootstrap", "0", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    memory = drivers(tree, rows, base=BASE, compare=COMPARE, dims=["seats"], min_effect=0.0,
+                     buckets={"seats": 3})
+    payload = json.loads(done.stdout)
+    _same_to_the_cent(payload, memory)
+    assert memory.buckets and memory.buckets["seats"]  # quantile edges were found
+    assert any("seats" in s["segment"] for s in payload["drivers"]["segments"])

@@ -11,7 +11,10 @@ not: the search (:mod:`kpitree.analysis.search`), grouping values the search fin
 
 Labels are half-open ranges in the column's own numbers — ``< 3``, ``[3, 12)``, ``≥ 12`` —
 so a bucket says what it holds. Quantile edges are the distinct ``j/k`` quantiles of the
-column over the rows of the two periods compared (fewer buckets when values repeat).
+column over the users of the two periods compared (fewer buckets when values repeat): a row
+counts as many times as its weight column says (one row per user counts once; a period ×
+segment cell of 40 users, as a raw source's aggregate gives, counts 40 times), so the same
+data gives the same buckets whether it comes as user rows or as cells.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ def bucketed(tree: Tree, data: DataSource, buckets: Buckets, *, dims: Sequence[s
     frame, name, offset = read_for_tree(data, tree, dims=dims, period_column=period_column)
     frame = frame.copy()
     used: dict[str, list[float]] = {}
+    counts = _user_counts(tree, frame)
     periods = frame[period_column].astype(str).str.strip()
     compared = periods.isin([str(base), str(compare)]).to_numpy()
     for dim, spec in buckets.items():
@@ -112,13 +116,33 @@ def bucketed(tree: Tree, data: DataSource, buckets: Buckets, *, dims: Sequence[s
                             f"{row_name(position, offset)}, not a number; bucket only numeric "
                             "dimensions (or leave it out of --buckets)")
         values = numbers.to_numpy(dtype=float)
-        chosen = values[compared & ~np.isnan(values)]
-        edges = edges_for(chosen if chosen.size else values[~np.isnan(values)], spec)
+        known = ~np.isnan(values)
+        chosen = _by_users(values, counts, compared & known)
+        edges = edges_for(chosen if chosen.size else values[known], spec)
         labels = labels_for(values, edges)
         labels[np.isnan(values)] = None  # an empty label: reported by the row loader
         frame[dim] = labels
         used[dim] = edges
     return frame, used
+
+
+def _user_counts(tree: Tree, frame: pd.DataFrame) -> np.ndarray | None:
+    """How many users each row holds: its weight column, when that is a column of whole
+    numbers ≥ 0; None (each row once) otherwise."""
+    column = tree.columns.get(tree.weight)
+    if column is None or column not in frame.columns:
+        return None
+    counts = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(counts)) or (counts < 0).any() or (counts != np.round(counts)).any():
+        return None
+    return counts.astype(np.int64)
+
+
+def _by_users(values: np.ndarray, counts: np.ndarray | None, keep: np.ndarray) -> np.ndarray:
+    """The kept rows' values, each repeated once per user it holds."""
+    if counts is None:
+        return values[keep]
+    return np.repeat(values[keep], counts[keep])
 
 
 def relabel(frame: pd.DataFrame, edges: Mapping[str, Sequence[float]]) -> pd.DataFrame:
