@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import duckdb
+import numpy as np
 import pytest
 
 import kpitree
@@ -189,3 +190,37 @@ def test_raw_quantile_buckets_are_the_users_quantiles(gen):
     _same_to_the_cent(payload, memory)
     assert memory.buckets and memory.buckets["seats"]  # quantile edges were found
     assert any("seats" in s["segment"] for s in payload["drivers"]["segments"])
+
+
+def test_account_trees_resample_accounts_and_count_each_once(gen):
+    """A tree that counts accounts: the engine's replicates resample accounts (an account's
+    users share its hashed count) and count each account once per cell — the replicate sums
+    equal numpy's from the per-user rows, to the cent."""
+    from kpitree.core.resample import hashed_counts, user_keys
+    from kpitree.io.events.cells import replicate_cells
+
+    tree = kpitree.load_tree(ROOT / "trees" / "arpu_account.yaml")
+    replicates, seed = 12, 3
+    with connect(gen.folder) as source:
+        cells = replicate_cells(tree, source, periods=[BASE, COMPARE], dims=["region"],
+                                replicates=replicates, seed=seed)
+        rows = aggregate(tree, source, periods=[BASE, COMPARE],
+                         by=["region", "user_id", "account_id"]).cents
+    assert rows.groupby(["period", "region"])["account_id"].nunique().lt(
+        rows.groupby(["period", "region"]).size()).any()  # accounts with several users
+    counts = hashed_counts(user_keys(("a:" + rows["account_id"]).tolist(), seed=seed),
+                           replicates).astype(np.int64)
+    expected = {}
+    for (period, region), group in rows.groupby(["period", "region"]):
+        index = group.index.to_numpy()
+        position = rows.index.get_indexer(index)
+        first = ~group.duplicated("account_id").to_numpy()
+        for r in range(replicates):
+            c = counts[position, r]
+            expected[(period, region, r)] = (int((c * first).sum()),
+                                             int((c * group["revenue"].to_numpy()).sum()),
+                                             int((c * group["seats"].to_numpy()).sum()))
+    got = {(p, g, int(r)): (int(a), round(v * 100), int(s)) for p, g, r, a, v, s in
+           cells[["period", "region", "replicate", "accounts", "revenue", "seats"]]
+           .itertuples(index=False)}
+    assert {k: v for k, v in expected.items() if any(v)} == got

@@ -5,7 +5,8 @@ What belongs here: :func:`replicate_cells`, the one query that gives ``kpitree d
 each active user-period row of the aggregation (:func:`kpitree.io.events.query.aggregation`,
 grouped by the dimensions *and* the user id, in the engine) is crossed with the replicate
 numbers, weighted by a hashed Poisson(1) count of (user id, replicate, seed), and summed per
-period × dimensions × replicate; and :func:`user_key` and :func:`hashed_count`, that count as
+period × dimensions × replicate (a tree that counts accounts resamples accounts instead, each
+counted once per cell); and :func:`user_key` and :func:`hashed_count`, that count as
 ibis expressions.
 What does not: the point estimate and the data checks (:func:`kpitree.io.events.aggregate`,
 run first by the caller), the attribution of the replicates (:mod:`kpitree.analysis`).
@@ -109,30 +110,49 @@ def replicate_cells(
         raise DataError(f"replicates must be at least 1, not {replicates}")
     uid = definition.users.id
     dims = list(dims)
-    plan = make_plan(tree, definition, source, dims if uid in dims else [*dims, uid], progress)
+    # A tree weighed or divided by accounts resamples accounts (all of an account's users
+    # together), so each replicate's accounts are distinct accounts, as the point estimate's.
+    account = definition.users.account if "accounts" in tree.columns.values() else None
+    grouped = [*dims, *(c for c in (uid, account) if c is not None and c not in dims)]
+    plan = make_plan(tree, definition, source, grouped, progress)
     windows = resolve_windows(plan, periods)
     aware = time_is_aware(plan)
     ts = plan.events[definition.events.time]
     lo, hi = min(w.start for w in windows), max(w.end for w in windows)
     in_range = (ts >= instant(plan, lo, aware)) & (ts < instant(plan, hi, aware))
     per_user = aggregation(plan, windows, in_range, aware)
-    expr = _replicate_sums(plan, per_user, uid, dims, replicates, seed)
+    expr = _replicate_sums(plan, per_user, uid, dims, replicates, seed, account)
     frame = execute(plan, expr, "bootstrap replicates")
     return _named(plan, frame, dims, windows)
 
 
 def _replicate_sums(plan: Plan, per_user: Any, uid: str, dims: Sequence[str],
-                    replicates: int, seed: int) -> Any:
-    """The engine's query: active user-periods × replicates, weighted sums per cell."""
+                    replicates: int, seed: int, account: str | None = None) -> Any:
+    """The engine's query: active user-periods × replicates, weighted sums per cell.
+
+    The resampled unit is the user, or with ``account`` the account: its users share its
+    count, and each account counts once per cell (on the row of its first user there); a user
+    with no account is a unit of its own and counts no account, as in the point estimate.
+    """
     ibis = plan.ibis
     active = per_user.filter(per_user.k_state == "active")
     user = f"k_dim_{uid}"
     labels = ["k_period", *(f"k_dim_{d}" for d in dims)]
     # Each cell gets a small integer, so the big grouping (rows × replicates) is on integers.
     ranked = active.mutate(k_cell=ibis.dense_rank().over(order_by=labels))
-    keys = ranked.group_by(k_user_of_key=ranked[user]).aggregate(
-        k_key=user_key(ibis, ranked[user], seed).max())  # one key per user, made once
-    keyed = ranked.join(keys, ranked[user] == keys.k_user_of_key)
+    unit = ranked[user]
+    if account is not None:
+        owner = ranked[f"k_dim_{account}"]
+        unit = ibis.ifelse(owner.isnull(), "u:" + ranked[user], "a:" + owner)
+        first = ibis.row_number().over(group_by=[owner, ranked.k_cell], order_by=ranked[user])
+        ranked = ranked.mutate(
+            k_unit=unit,
+            m_accounts=ibis.ifelse(owner.notnull() & (first == 0),
+                                   ibis.literal(1, type="int64"), ibis.literal(0, type="int64")))
+        unit = ranked.k_unit
+    keys = ranked.group_by(k_user_of_key=unit).aggregate(
+        k_key=user_key(ibis, unit, seed).max())  # one key per unit, made once
+    keyed = ranked.join(keys, unit == keys.k_user_of_key)
     numbers = ibis.memtable(pd.DataFrame({"k_rep": pd.Series(range(replicates),
                                                              dtype="int64")}))
     crossed = keyed.cross_join(numbers)
