@@ -69,6 +69,57 @@ def test_report_from_an_events_folder_writes_the_pack_and_its_aggregate(gen, tmp
     assert meta["periods"] == [BASE, COMPARE] and meta["currency"] == "USD"
 
 
+def test_report_with_drivers_aggregates_the_events_once(gen, tmp_path, monkeypatch, capsys):
+    """report --drivers on a raw source: one aggregation by --by and the driver dimensions,
+    each analysis rolled up from it; its pack equals the pack of two separate aggregations."""
+    import kpitree.io.events as events
+    from kpitree.cli import commands
+    from kpitree.cli.main import main
+
+    real, calls = events.aggregate, []
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("by"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(events, "aggregate", counted)
+    argv = ["report", str(BLENDED), str(gen.folder), "--base", BASE, "--compare", COMPARE,
+            "--drivers", "region", "channel"]
+    assert main([*argv, "--out", str(tmp_path / "once")]) == 0
+    assert calls == [["tier", "region", "channel"]]
+    # The same pack from two aggregations (the path a tree counting accounts takes).
+    monkeypatch.setattr(commands, "report_inputs", lambda args, tree: (
+        commands.command_input(args, tree, periods=[BASE, COMPARE], by=args.by),
+        commands.command_input(args, tree, periods=[BASE, COMPARE], by=args.drivers)))
+    assert main([*argv, "--out", str(tmp_path / "twice")]) == 0
+    assert calls[1:] == [None, ["region", "channel"]]
+    capsys.readouterr()
+    names = sorted(p.name for p in (tmp_path / "once").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "twice").iterdir())
+    assert {"effects.csv", "aggregate.csv", "report.md", "drivers.png"} <= set(names)
+    for name in names:  # text and images alike: the drivers' sentence, table and chart too
+        assert (tmp_path / "once" / name).read_bytes() == \
+            (tmp_path / "twice" / name).read_bytes(), name
+
+
+def test_rolled_up_aggregate_equals_aggregating_by_fewer_dims(gen):
+    tree = kpitree.load_tree(BLENDED)
+    with connect(gen.folder) as source:
+        fine = aggregate(tree, source, periods=[BASE, COMPARE], by=["tier", "region"])
+        coarse = aggregate(tree, source, periods=[BASE, COMPARE], by=["region"])
+    rolled = fine.rolled_up(["region"])
+    pd.testing.assert_frame_equal(rolled.frame, coarse.frame, check_exact=True)
+    pd.testing.assert_frame_equal(rolled.cents, coarse.cents, check_exact=True)
+    assert rolled.dims == ("region",) and rolled.notes == coarse.notes
+    with pytest.raises(ValueError, match="no dimension"):
+        fine.rolled_up(["channel"])
+    accounts = kpitree.load_tree(ROOT / "trees" / "arpu_account.yaml")
+    with connect(gen.folder) as source:
+        counted = aggregate(accounts, source, periods=[BASE, COMPARE], by=["region"])
+    with pytest.raises(ValueError, match="accounts"):
+        counted.rolled_up([])
+
+
 def test_trend_scans_once_for_every_period(gen):
     tree = kpitree.load_tree(BLENDED)
     stages: list[str] = []

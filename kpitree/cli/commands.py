@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from kpitree.cli.analyses import pack_extras, run_total, run_whatif
 from kpitree.cli.events import explain_raw, is_raw, progress_printer, run_generate
 from kpitree.cli.output import emit, emit_explanation, show, wrote
-from kpitree.cli.raw import command_input, run_aggregate, trend_periods, validate_raw
+from kpitree.cli.raw import Input, command_input, run_aggregate, trend_periods, validate_raw
 from kpitree.cli.serve import run_serve
 from kpitree.core import progress
 from kpitree.core.attribution import explain
@@ -30,7 +30,6 @@ from kpitree.core.tree import load_tree
 
 if TYPE_CHECKING:
     from kpitree.analysis.drivers_result import Drivers
-    from kpitree.cli.raw import Input
     from kpitree.core.result import Explanation
     from kpitree.core.tree import Tree
 
@@ -208,11 +207,11 @@ def run_report(args: argparse.Namespace) -> int:
     from kpitree.present.report import write_report
 
     tree = load_tree(args.tree)
-    source = command_input(args, tree, periods=[args.base, args.compare], by=args.by)
+    source, searched = report_inputs(args, tree)
     result = explain(tree, source.data, base=args.base, compare=args.compare, by=args.by,
                      method=args.method, period_column=source.period_column)
     extras = pack_extras(args, tree, source.data, period_column=source.period_column)
-    found = report_drivers(args, tree, source)
+    found = report_drivers(args, tree, searched)
     wrote(write_report(result, args.out, rate_by=args.bridge, top=args.top, extras=extras,
                        drivers=found))
     if source.raw is not None:
@@ -224,16 +223,36 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_inputs(args: argparse.Namespace, tree: Tree) -> tuple[Input, Input]:
+    """What ``report`` explains (by ``--by``) and what its ``--drivers DIMS`` search reads.
+
+    A raw source is aggregated once, by both's dimensions, and each rolled up from it
+    (:meth:`~kpitree.io.events.Aggregate.rolled_up`: the same numbers as two aggregations);
+    twice only when the tree counts distinct accounts, which do not add up over segments.
+    """
+    periods = [args.base, args.compare]
+    dims = list(getattr(args, "drivers", None) or [])
+    by = list(tree.segments if args.by is None else args.by)
+    if not is_raw(args) or not dims:
+        source = command_input(args, tree, periods=periods, by=args.by)
+        return source, source
+    if "accounts" in tree.columns.values():
+        return (command_input(args, tree, periods=periods, by=args.by),
+                command_input(args, tree, periods=periods, by=dims))
+    both = command_input(args, tree, periods=periods, by=[*by, *(d for d in dims if d not in by)])
+    assert both.raw is not None
+    shown, searched = both.raw.rolled_up(by), both.raw.rolled_up(dims)
+    return Input(shown.frame, "period", shown), Input(searched.frame, "period", searched)
+
+
 def report_drivers(args: argparse.Namespace, tree: Tree, source: Input) -> Explanation | None:
-    """``report --drivers DIMS``: the driver search for the pack (a raw source is aggregated
-    again by those dimensions), without intervals."""
+    """``report --drivers DIMS``: the driver search for the pack (on ``source``, from
+    :func:`report_inputs`), without intervals."""
     dims = getattr(args, "drivers", None)
     if not dims:
         return None
     from kpitree.analysis.drivers import drivers
 
-    if source.raw is not None:
-        source = command_input(args, tree, periods=[args.base, args.compare], by=dims)
     return drivers(tree, source.data, base=args.base, compare=args.compare, dims=dims,
                    period_column=source.period_column)
 

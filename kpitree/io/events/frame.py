@@ -13,7 +13,7 @@ anything that runs on the engine.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -38,6 +38,8 @@ class Aggregate:
         notes: reported handling (revenue of inactive users left out, events outside every
             period, types present but not counted, …).
         engine: duckdb, postgres or spark.
+        dims: the segment dimensions of ``frame`` and ``cents`` (the other columns beside
+            ``period`` are the measures).
     """
 
     frame: pd.DataFrame = field(repr=False)
@@ -47,6 +49,7 @@ class Aggregate:
     currency: str | None
     notes: tuple[str, ...]
     engine: str
+    dims: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """The definitions and notes, for the output of every explanation."""
@@ -55,6 +58,28 @@ class Aggregate:
             lines[0] += f"; currency {self.currency}"
         lines.extend(f"Note: {note}" for note in self.notes)
         return "\n".join(lines)
+
+    def rolled_up(self, dims: Sequence[str]) -> Aggregate:
+        """The same aggregate by fewer dimensions (``dims`` ⊆ this one's): the integer cents
+        summed, then converted as :func:`finish` converts — equal to aggregating by ``dims``
+        (the same rows, the same numbers to the last bit). So one pass over the events can
+        serve two analyses by different dimensions (``kpitree report --drivers``).
+
+        Raises:
+            ValueError: a dimension this aggregate does not have, or a measure that does not add
+                up over segments (``accounts``: distinct accounts).
+        """
+        measures = [c for c in self.cents.columns if c != "period" and c not in self.dims]
+        kept = list(dims)
+        missing = [d for d in kept if d not in self.dims]
+        if missing:
+            raise ValueError(f"the aggregate has no dimension {', '.join(missing)}")
+        if "accounts" in measures:
+            raise ValueError("distinct accounts do not add up over segments")
+        cents = (self.cents.groupby(["period", *kept], sort=True, dropna=False)[measures]
+                 .sum().reset_index())
+        frame = _units(cents, measures, self.definition.per_30_days, self.periods)
+        return replace(self, frame=frame, cents=cents, dims=tuple(kept))
 
     def to_dict(self) -> dict[str, Any]:
         """The ``data`` entry of ``kpitree explain --format json`` on a raw source."""
@@ -99,7 +124,7 @@ def finish(plan: Plan, frame: pd.DataFrame, windows: list[PeriodWindow], currenc
     cents = cents.sort_values(["period", *dims], kind="stable").reset_index(drop=True)
     return Aggregate(frame=in_units(plan, cents, windows), cents=cents,
                      definition=plan.definition, periods=tuple(windows), currency=currency,
-                     notes=tuple(notes), engine=plan.source.engine)
+                     notes=tuple(notes), engine=plan.source.engine, dims=tuple(dims))
 
 
 def _check_orphans(plan: Plan, orphans: pd.DataFrame, unit: str) -> None:
@@ -126,11 +151,15 @@ def in_units(plan: Plan, cents: pd.DataFrame, windows: Sequence[PeriodWindow]) -
     columns are kept as they are. The one conversion of every raw aggregate (the point
     aggregate here, the bootstrap's replicate sums in :mod:`kpitree.io.events.cells`).
     """
+    return _units(cents, list(plan.measures), plan.definition.per_30_days, windows)
+
+
+def _units(cents: pd.DataFrame, measures: Sequence[str], per_30_days: bool,
+           windows: Sequence[PeriodWindow]) -> pd.DataFrame:
     frame = cents.copy()
     days = {w.label: w.days for w in windows}
-    scale = (frame["period"].map(lambda p: 30.0 / days[p]) if plan.definition.per_30_days
-             else None)
-    for measure in plan.measures:
+    scale = frame["period"].map(lambda p: 30.0 / days[p]) if per_30_days else None
+    for measure in measures:
         if is_money_measure(measure):
             values = cents[measure].astype(float) / 100.0
             frame[measure] = values * scale if scale is not None else values
