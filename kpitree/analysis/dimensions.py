@@ -99,7 +99,6 @@ def bucketed(tree: Tree, data: DataSource, buckets: Buckets, *, dims: Sequence[s
             number (naming the column and the row).
     """
     frame, name, offset = read_for_tree(data, tree, dims=dims, period_column=period_column)
-    frame = frame.copy()
     used: dict[str, list[float]] = {}
     counts = _user_counts(tree, frame)
     periods = frame[period_column].astype(str).str.strip()
@@ -118,12 +117,8 @@ def bucketed(tree: Tree, data: DataSource, buckets: Buckets, *, dims: Sequence[s
         values = numbers.to_numpy(dtype=float)
         known = ~np.isnan(values)
         chosen = _by_users(values, counts, compared & known)
-        edges = edges_for(chosen if chosen.size else values[known], spec)
-        labels = labels_for(values, edges)
-        labels[np.isnan(values)] = None  # an empty label: reported by the row loader
-        frame[dim] = labels
-        used[dim] = edges
-    return frame, used
+        used[dim] = edges_for(chosen if chosen.size else values[known], spec)
+    return relabel(frame, used), used
 
 
 def _user_counts(tree: Tree, frame: pd.DataFrame) -> np.ndarray | None:
@@ -161,7 +156,7 @@ def relabel(frame: pd.DataFrame, edges: Mapping[str, Sequence[float]]) -> pd.Dat
                             "number; bucket only numeric dimensions")
         values = numbers.to_numpy(dtype=float)
         labels = labels_for(values, list(inner))
-        labels[np.isnan(values)] = None
+        labels[np.isnan(values)] = None  # an empty label: reported by the row loader
         frame[dim] = labels
     return frame
 
